@@ -1,0 +1,111 @@
+using Jobsd.Data;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Jobsd.Daemon.Configuration;
+
+/// <summary>
+/// Every setting jobsd reads, bound and validated in one place before anything starts.
+/// <see cref="Load"/> throws <see cref="ConfigurationException"/> with one line per problem.
+/// </summary>
+public sealed class JobsdSettings
+{
+    public const string DefaultUrls = "http://127.0.0.1:8080";
+
+    /// <summary>Top-level sections jobsd knows; a different one is reported as a likely typo.</summary>
+    private static readonly string[] KnownSections =
+        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts"];
+
+    public required IConfiguration Configuration { get; init; }
+    public required IReadOnlyList<string> Files { get; init; }
+    public required DatabaseOptions Database { get; init; }
+    public required LoggingSettings Logging { get; init; }
+    public required string Urls { get; init; }
+
+    /// <summary>Lines worth a warning that do not stop start-up (unknown top-level sections).</summary>
+    public required IReadOnlyList<string> Warnings { get; init; }
+
+    public static JobsdSettings Load(string? configPath, IDictionary<string, string?>? overrides = null)
+    {
+        var loaded = ConfigurationSources.Build(configPath, overrides);
+        var configuration = loaded.Configuration;
+        var problems = new List<string>();
+        var warnings = new List<string>();
+
+        foreach (var section in configuration.GetChildren())
+        {
+            if (!KnownSections.Contains(section.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                warnings.Add($"{section.Key}: unknown section, ignored{SettingsBinder.Suggest(section.Key, KnownSections)}");
+            }
+        }
+
+        var database = SettingsBinder.Bind<DatabaseOptions>(configuration, DatabaseOptions.Section, problems, nameof(DatabaseOptions.ConnectionString));
+        database.ConnectionString = configuration.GetConnectionString("Postgres") ?? "";
+        ValidateDatabase(database, problems);
+
+        var logging = SettingsBinder.Bind<LoggingSettings>(configuration, LoggingSettings.Section, problems);
+        foreach (var (category, level) in logging.LogLevel)
+        {
+            if (!Enum.TryParse<LogLevel>(level, ignoreCase: true, out _))
+            {
+                problems.Add($"Logging:LogLevel:{category}: '{level}' is not a level (one of: {string.Join(", ", Enum.GetNames<LogLevel>())})");
+            }
+        }
+
+        var urls = configuration["Urls"] is { Length: > 0 } configured ? configured : DefaultUrls;
+        ValidateUrls(urls, problems);
+
+        if (problems.Count > 0) throw new ConfigurationException(problems);
+        return new JobsdSettings
+        {
+            Configuration = configuration,
+            Files = loaded.Files,
+            Database = database,
+            Logging = logging,
+            Urls = urls,
+            Warnings = warnings,
+        };
+    }
+
+    private static void ValidateDatabase(DatabaseOptions database, List<string> problems)
+    {
+        if (string.IsNullOrWhiteSpace(database.ConnectionString))
+        {
+            problems.Add("ConnectionStrings:Postgres: missing; set it in appsettings.json or JOBSD_ConnectionStrings__Postgres");
+        }
+        else
+        {
+            try
+            {
+                PostgresDataSource.Describe(database.ConnectionString, database.Password);
+            }
+            catch (ArgumentException e)
+            {
+                // Npgsql names the bad keyword; the value (maybe a password) is not repeated.
+                problems.Add($"ConnectionStrings:Postgres: {e.Message.Split('\n')[0]}");
+            }
+        }
+        if (database.MaxStartupRetryDelay <= TimeSpan.Zero)
+        {
+            problems.Add("Database:MaxStartupRetryDelay: must be positive");
+        }
+        if (database.ScriptsPath is { Length: > 0 } path && !Directory.Exists(path))
+        {
+            problems.Add($"Database:ScriptsPath: folder '{path}' does not exist");
+        }
+    }
+
+    private static void ValidateUrls(string urls, List<string> problems)
+    {
+        foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            // Kestrel's own wildcard hosts (http://*:8080, http://+:8080) are not valid URIs but are valid here.
+            var normalised = url.Replace("://*", "://0.0.0.0").Replace("://+", "://0.0.0.0");
+            if (!Uri.TryCreate(normalised, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https") || string.IsNullOrEmpty(uri.Host))
+            {
+                problems.Add($"Urls: '{url}' is not a valid listen address (expected e.g. http://127.0.0.1:8080)");
+            }
+        }
+    }
+}

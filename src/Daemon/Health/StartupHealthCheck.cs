@@ -1,0 +1,15 @@
+using Jobsd.Data;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Jobsd.Daemon.Health;
+
+/// <summary>Ready once the host has started every service and the database bootstrap finished.</summary>
+public sealed class StartupHealthCheck(IHostApplicationLifetime lifetime, DatabaseReadiness readiness) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (lifetime.ApplicationStopping.IsCancellationRequested) return Task.FromResult(HealthCheckResult.Unhealthy("stopping"));
+        if (!lifetime.ApplicationStarted.IsCancellationRequested) return Task.FromResult(HealthCheckResult.Unhealthy("starting"));
+        return Task.FromResult(readiness.IsReady ? HealthCheckResult.Healthy("started") : HealthCheckResult.Unhealthy(readiness.Status));
+    }
+}

@@ -1,0 +1,76 @@
+using Jobsd.Daemon.Configuration;
+using Jobsd.Daemon.Health;
+using Jobsd.Daemon.Logging;
+using Jobsd.Daemon.Startup;
+using Jobsd.Daemon.Systemd;
+using Jobsd.Daemon.Web;
+using Jobsd.Data;
+using Jobsd.Data.Migrations;
+using Jobsd.Queue.Health;
+using Npgsql;
+using Serilog.Extensions.Logging;
+
+namespace Jobsd.Daemon;
+
+/// <summary>Composes the jobsd process: configuration, logging, database, engine, web and systemd integration.</summary>
+public static partial class JobsdHost
+{
+    public static readonly string Version =
+        typeof(JobsdHost).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    /// <param name="settings">Validated settings (see <see cref="JobsdSettings.Load"/>).</param>
+    /// <param name="logOutput">Where log lines go; the console when null (tests capture them).</param>
+    public static WebApplication Build(JobsdSettings settings, TextWriter? logOutput = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            EnvironmentName = Environments.Production,
+        });
+        // Only jobsd's documented sources, in their documented order (ConfigurationSources).
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddConfiguration(settings.Configuration);
+        builder.WebHost.UseUrls(settings.Urls);
+        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConfiguration(settings.Configuration.GetSection("Logging"));
+        builder.Logging.AddProvider(new SerilogLoggerProvider(LoggerFactoryBuilder.Create(settings.Logging, SecretRedactor.From(settings.Configuration), logOutput), dispose: true));
+
+        AddServices(builder.Services, settings);
+
+        var app = builder.Build();
+        app.UseMiddleware<RequestLoggingMiddleware>();
+        app.MapJobsdHealth();
+        app.MapGet("/", () => Results.Text($"jobsd {Version}\nliveness: /healthz\nreadiness: /readyz\n"));
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Jobsd.Daemon");
+        Starting(logger, Version, PostgresDataSource.SafeDescription(settings.Database.ConnectionString), settings.Urls,
+            string.Join(", ", settings.Files), settings.Logging.Effective(Environment.GetEnvironmentVariable).ToString().ToLowerInvariant(), settings.Database.MigrateOnStart);
+        foreach (var warning in settings.Warnings) ConfigurationWarning(logger, warning);
+        return app;
+    }
+
+    private static void AddServices(IServiceCollection services, JobsdSettings settings)
+    {
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(settings.Database);
+        services.AddSingleton<DatabaseReadiness>();
+        services.AddSingleton(_ => PostgresDataSource.Create(settings.Database.ConnectionString, settings.Database.Password, "jobsd"));
+        services.AddSingleton<IScriptSource>(settings.Database.ScriptsPath is { Length: > 0 } path ? new FolderScriptSource(path) : new EmbeddedScriptSource());
+        services.AddSingleton<MigrationRunner>();
+        services.AddSingleton<LoopHealth>();
+        services.AddSingleton(new SystemdNotifier(Environment.GetEnvironmentVariable));
+
+        services.AddHostedService<DatabaseBootstrapper>();
+        services.AddHostedService<SystemdNotifyService>();
+        services.AddJobsdHealthChecks();
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information,
+        Message = "jobsd {Version} starting; database {Database}; urls {Urls}; configuration {Files}; log format {Format}; migrate on start {MigrateOnStart}")]
+    private static partial void Starting(ILogger logger, string version, string database, string urls, string files, string format, bool migrateOnStart);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Configuration: {Warning}")]
+    private static partial void ConfigurationWarning(ILogger logger, string warning);
+}

@@ -1,0 +1,3 @@
+using Jobsd.Daemon.Cli;
+
+return await JobsdCommandLine.InvokeAsync(args);
