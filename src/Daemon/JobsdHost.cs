@@ -6,6 +6,7 @@ using Jobsd.Daemon.Systemd;
 using Jobsd.Daemon.Web;
 using Jobsd.Data;
 using Jobsd.Data.Migrations;
+using Jobsd.Queue;
 using Jobsd.Queue.Health;
 using Npgsql;
 using Serilog.Extensions.Logging;
@@ -60,6 +61,9 @@ public static partial class JobsdHost
         services.AddSingleton<IScriptSource>(settings.Database.ScriptsPath is { Length: > 0 } path ? new FolderScriptSource(path) : new EmbeddedScriptSource());
         services.AddSingleton<MigrationRunner>();
         services.AddSingleton<LoopHealth>();
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.Queue.ShutdownTimeout + TimeSpan.FromSeconds(20));
+        var listen = settings.ListenConnectionString is { } l ? PostgresDataSource.Create(l, settings.Database.Password, "jobsd-listen") : null;
+        services.AddJobsdQueue(settings.Queue, listen);
         services.AddSingleton(new SystemdNotifier(Environment.GetEnvironmentVariable));
 
         services.AddHostedService<DatabaseBootstrapper>();

@@ -1,4 +1,5 @@
 using Jobsd.Data;
+using Jobsd.Queue;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -14,13 +15,17 @@ public sealed class JobsdSettings
 
     /// <summary>Top-level sections jobsd knows; a different one is reported as a likely typo.</summary>
     private static readonly string[] KnownSections =
-        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts"];
+        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue"];
 
     public required IConfiguration Configuration { get; init; }
     public required IReadOnlyList<string> Files { get; init; }
     public required DatabaseOptions Database { get; init; }
     public required LoggingSettings Logging { get; init; }
     public required string Urls { get; init; }
+    public required QueueOptions Queue { get; init; }
+
+    /// <summary><c>ConnectionStrings:PostgresListen</c>: a direct connection for LISTEN when the main one goes through a transaction pooler. Default: none (LISTEN on the main one).</summary>
+    public string? ListenConnectionString { get; init; }
 
     /// <summary>Lines worth a warning that do not stop start-up (unknown top-level sections).</summary>
     public required IReadOnlyList<string> Warnings { get; init; }
@@ -53,6 +58,21 @@ public sealed class JobsdSettings
             }
         }
 
+        var queue = SettingsBinder.Bind<QueueOptions>(configuration, QueueOptions.Section, problems);
+        problems.AddRange(queue.Validate());
+        var listen = configuration.GetConnectionString("PostgresListen");
+        if (listen is { Length: > 0 })
+        {
+            try
+            {
+                PostgresDataSource.Describe(listen, null);
+            }
+            catch (ArgumentException e)
+            {
+                problems.Add($"ConnectionStrings:PostgresListen: {e.Message.Split('\n')[0]}");
+            }
+        }
+
         var urls = configuration["Urls"] is { Length: > 0 } configured ? configured : DefaultUrls;
         ValidateUrls(urls, problems);
 
@@ -64,6 +84,8 @@ public sealed class JobsdSettings
             Database = database,
             Logging = logging,
             Urls = urls,
+            Queue = queue,
+            ListenConnectionString = string.IsNullOrEmpty(listen) ? null : listen,
             Warnings = warnings,
         };
     }

@@ -1,5 +1,6 @@
 using Jobsd.Daemon.Health;
 using Jobsd.Data;
+using Jobsd.Queue;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -16,6 +17,7 @@ public sealed partial class SystemdNotifyService(
     SystemdNotifier notifier,
     IHostApplicationLifetime lifetime,
     DatabaseReadiness readiness,
+    QueueEngine engine,
     HealthCheckService health,
     IServer server,
     ILogger<SystemdNotifyService> logger) : BackgroundService
@@ -38,10 +40,11 @@ public sealed partial class SystemdNotifyService(
         {
             await WhenStartedAsync(stoppingToken);
             var lastStatus = "";
-            while (!readiness.IsReady)
+            while (!readiness.IsReady || !engine.IsStarted)
             {
-                if (readiness.Status != lastStatus) notifier.Status(lastStatus = "Starting: " + readiness.Status);
-                await Task.WhenAny(readiness.WhenReady(stoppingToken), Task.Delay(TimeSpan.FromMilliseconds(250), stoppingToken));
+                var status = readiness.IsReady ? "engine starting" : readiness.Status;
+                if (status != lastStatus) notifier.Status(lastStatus = "Starting: " + status);
+                await Task.WhenAny(readiness.WhenReady(stoppingToken), Task.Delay(TimeSpan.FromMilliseconds(readiness.IsReady ? 20 : 250), stoppingToken));
                 stoppingToken.ThrowIfCancellationRequested();
             }
             var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];

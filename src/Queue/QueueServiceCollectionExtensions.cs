@@ -1,0 +1,60 @@
+using Jobsd.Data;
+using Jobsd.Queue.Health;
+using Jobsd.Queue.Maintenance;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Npgsql;
+
+namespace Jobsd.Queue;
+
+public static class QueueServiceCollectionExtensions
+{
+    /// <summary>
+    /// The engine and its parts. Needs an <see cref="NpgsqlDataSource"/>, a <see cref="DatabaseReadiness"/>
+    /// and a <see cref="TimeProvider"/> registered. <paramref name="listenSource"/> is a direct
+    /// connection for LISTEN when the main one goes through a transaction pooler.
+    /// </summary>
+    public static IServiceCollection AddJobsdQueue(this IServiceCollection services, QueueOptions options, NpgsqlDataSource? listenSource = null)
+    {
+        services.AddSingleton(options);
+        services.TryAddSingleton(new NodeIdentity());
+        services.TryAddSingleton<LoopHealth>();
+        Registry(services);
+        services.AddSingleton<JobClient>();
+        services.AddSingleton<BatchCompleter>();
+        services.AddSingleton<JobExecutor>();
+        services.AddSingleton(sp => new PgNotifier(listenSource ?? sp.GetRequiredService<NpgsqlDataSource>(),
+            sp.GetRequiredService<LoopHealth>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<PgNotifier>>()));
+        services.AddSingleton<NodeHeartbeat>();
+        services.AddSingleton<LeaderElector>();
+        services.AddSingleton<JobScheduler>();
+        services.AddSingleton<JobRescuer>();
+        services.AddSingleton<JobPruner>();
+        services.AddSingleton<CancelWatcher>();
+        services.AddSingleton<QueueEngine>();
+        services.AddHostedService(sp => sp.GetRequiredService<QueueEngine>());
+        services.AddJob<NoopJob, NoopArgs>(_ => { });
+        return services;
+    }
+
+    /// <summary>Registers a handler for <typeparamref name="TArgs"/>'s kind, with its options.</summary>
+    public static IServiceCollection AddJob<THandler, TArgs>(this IServiceCollection services, Action<JobKindOptions> configure)
+        where THandler : class, IJob<TArgs>
+        where TArgs : IJobArgs
+    {
+        var options = new JobKindOptions();
+        configure(options);
+        Registry(services).Add<THandler, TArgs>(options);
+        services.TryAddScoped<THandler>();
+        return services;
+    }
+
+    private static JobRegistry Registry(IServiceCollection services)
+    {
+        var existing = services.FirstOrDefault(d => d.ServiceType == typeof(JobRegistry))?.ImplementationInstance as JobRegistry;
+        if (existing is not null) return existing;
+        var registry = new JobRegistry();
+        services.AddSingleton(registry);
+        return registry;
+    }
+}
