@@ -55,7 +55,14 @@ public sealed partial class JobExecutor(
             // Checkpoint: the outcome leaves this process only through the completer; until it
             // is written the job stays processing and a crash now means a rescue and a rerun
             // (at-least-once).
-            await completer.SubmitAsync(outcome);
+            try
+            {
+                await completer.SubmitAsync(outcome);
+            }
+            catch (System.Threading.Channels.ChannelClosedException)
+            {
+                OutcomeDropped(logger, job.Id, outcome.Kind.ToString());
+            }
         }
         Finished?.Invoke(outcome ?? new JobOutcome(job, OutcomeKind.Succeeded), clock.GetElapsedTime(started));
     }
@@ -151,6 +158,9 @@ public sealed partial class JobExecutor(
         command.Parameters.AddWithValue("node", node.Name);
         return (long)(await command.ExecuteScalarAsync(ct))! == 1;
     }
+
+    [LoggerMessage(EventId = 5205, Level = LogLevel.Warning, Message = "Job {JobId} ended ({Outcome}) after the engine stopped recording outcomes; it stays processing and will be rescued")]
+    private static partial void OutcomeDropped(ILogger logger, long jobId, string outcome);
 
     [LoggerMessage(EventId = 5201, Level = LogLevel.Warning, Message = "Job {JobId} ({Kind}) attempt {Attempt}/{MaxAttempts} failed, retrying in {DelaySeconds:0} s: {Error}")]
     private static partial void JobRetrying(ILogger logger, long jobId, string kind, int attempt, int maxAttempts, double delaySeconds, string error);

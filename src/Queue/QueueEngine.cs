@@ -29,6 +29,7 @@ public sealed partial class QueueEngine(
     private readonly CancellationTokenSource _hardStop = new();
     private readonly CancellationTokenSource _loops = new();
     private readonly List<Task> _background = [];
+    private readonly List<Task> _producerLoops = [];
     private readonly Dictionary<string, Producer> _producers = new(StringComparer.Ordinal);
     private Task? _run;
     private Task? _completerLoop;
@@ -88,7 +89,10 @@ public sealed partial class QueueEngine(
             Start(() => services.GetRequiredService<JobRescuer>().RunAsync(ct));
             Start(() => services.GetRequiredService<JobPruner>().RunAsync(ct));
             Start(() => services.GetRequiredService<CancelWatcher>().RunAsync(ct));
-            foreach (var producer in _producers.Values) Start(() => producer.RunAsync(_claiming.Token, _hardStop.Token));
+            foreach (var producer in _producers.Values)
+            {
+                _producerLoops.Add(Task.Run(() => producer.RunAsync(_claiming.Token, _hardStop.Token), CancellationToken.None));
+            }
             _started = true;
             EngineStarted(logger, node.Name, string.Join(", ", queues.Select(q => $"{q.Key}×{q.Value}")), string.Join(", ", registry.All.Select(k => k.Kind).Order()), options.UseNotify);
         }
@@ -145,6 +149,9 @@ public sealed partial class QueueEngine(
             return;
         }
         StopClaiming(logger, Running());
+        // A claim in flight finishes and hands its jobs to workers before the loop ends; only
+        // then is the set of running jobs complete.
+        await Task.WhenAll(_producerLoops);
         var drained = Task.WhenAll(_producers.Values.Select(p => p.DrainAsync()));
         if (await Task.WhenAny(drained, Task.Delay(options.ShutdownTimeout, CancellationToken.None)) != drained)
         {

@@ -30,15 +30,20 @@ internal sealed class EngineHost : IAsyncDisposable
         ShutdownTimeout = TimeSpan.FromSeconds(2),
     };
 
-    public static async Task<EngineHost> StartAsync(TestDatabase db, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null)
+    public static Task<EngineHost> StartAsync(TestDatabase db, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null) =>
+        StartAsync(db.ConnectionString, db, configure, testKind);
+
+    public static async Task<EngineHost> StartAsync(string connectionString, TestDatabase? db = null, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null)
     {
-        await using (var c = await db.DataSource.OpenConnectionAsync()) await c.ExecuteAsync(TestJob.Schema);
+        await using (var schema = NpgsqlDataSource.Create(connectionString))
+        await using (var c = await schema.OpenConnectionAsync()) await c.ExecuteAsync(TestJob.Schema);
         var options = FastOptions();
         configure?.Invoke(options);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(db.ConnectionString));
+        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        builder.Services.AddSingleton(new NodeIdentity());
         var readiness = new DatabaseReadiness();
         readiness.MarkReady();
         builder.Services.AddSingleton(readiness);
