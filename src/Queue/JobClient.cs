@@ -217,6 +217,32 @@ public sealed class JobClient(NpgsqlDataSource dataSource, JobRegistry registry,
         return await ActionResultAsync(command, ct);
     }
 
+    /// <summary>
+    /// Pauses a queue cluster-wide: no node claims from it until it is resumed. Running jobs
+    /// finish. The state lives in <c>queue.queues</c>, so it survives restarts and reaches every node.
+    /// </summary>
+    public Task PauseQueueAsync(string queue, CancellationToken ct = default) => SetPausedAsync(queue, true, ct);
+
+    /// <summary>Resumes a paused queue; nodes are woken through NOTIFY and claim at once.</summary>
+    public Task ResumeQueueAsync(string queue, CancellationToken ct = default) => SetPausedAsync(queue, false, ct);
+
+    private async Task SetPausedAsync(string queue, bool paused, CancellationToken ct)
+    {
+        if (!System.Text.RegularExpressions.Regex.IsMatch(queue, "^[a-z0-9][a-z0-9_.-]{0,63}$"))
+        {
+            throw new ArgumentException($"'{queue}' is not a queue name (lower-case letters, digits, '_', '.', '-')", nameof(queue));
+        }
+        await using var command = dataSource.CreateCommand("""
+            insert into queue.queues (name, paused, paused_at, updated_at)
+            values (@queue, @paused, case when @paused then now() end, now())
+            on conflict (name) do update set paused = excluded.paused, paused_at = excluded.paused_at, updated_at = now();
+            select pg_notify('jobsd_control', case when @paused then 'queue_paused:' else 'queue_resumed:' end || @queue);
+            """);
+        command.Parameters.AddWithValue("queue", queue);
+        command.Parameters.AddWithValue("paused", paused);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
     private static async Task<JobActionResult> ActionResultAsync(NpgsqlCommand command, CancellationToken ct)
     {
         await using var reader = await command.ExecuteReaderAsync(ct);

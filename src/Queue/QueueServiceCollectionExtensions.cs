@@ -21,6 +21,7 @@ public static class QueueServiceCollectionExtensions
         services.TryAddSingleton<LoopHealth>();
         Registry(services);
         services.AddSingleton<JobClient>();
+        services.AddSingleton<JobMonitor>();
         services.AddSingleton<BatchCompleter>();
         services.AddSingleton<JobExecutor>();
         services.AddSingleton(sp => new PgNotifier(listenSource ?? sp.GetRequiredService<NpgsqlDataSource>(),

@@ -3,6 +3,7 @@ using Jobsd.Daemon.Configuration;
 using Jobsd.Daemon.Logging;
 using Jobsd.Data;
 using Jobsd.Data.Migrations;
+using Jobsd.Queue;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Serilog.Extensions.Logging;
@@ -25,6 +26,10 @@ public sealed class CliContext : IAsyncDisposable
     public JobsdSettings Settings { get; }
     public NpgsqlDataSource DataSource { get; }
     public ILoggerFactory Loggers => _loggers;
+
+    public JobClient Client => new(DataSource, new JobRegistry(), TimeProvider.System);
+
+    public JobMonitor Monitor => new(DataSource);
 
     public string Database => PostgresDataSource.SafeDescription(Settings.Database.ConnectionString);
 

@@ -14,6 +14,9 @@ public static class JobsdCommandLine
             RunCommand.Create(),
             MigrateCommand.Create(),
             CheckCommand.Create(),
+            EnqueueCommand.Create(),
+            JobsCommand.Create(),
+            QueuesCommand.Create(),
         };
         root.SetAction(RunCommand.RunAsync);
         return root;
