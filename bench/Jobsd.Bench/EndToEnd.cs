@@ -1,0 +1,206 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Jobsd.Data.Migrations;
+using Jobsd.Queue;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace Jobsd.Bench;
+
+/// <summary>The measurements of the engine issue, in one run on one cluster.</summary>
+public sealed partial class EndToEnd(BenchSettings settings)
+{
+    private readonly Results _results = new();
+
+    public async Task<Results> RunAsync()
+    {
+        _results.PgbenchTps = await PgbenchAsync();
+        await RecreateDatabaseAsync("jobsd_bench");
+        var connectionString = settings.ConnectionString("jobsd_bench");
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        await new MigrationRunner(dataSource, new EmbeddedScriptSource(), NullLogger<MigrationRunner>.Instance).MigrateAsync(false, CancellationToken.None);
+        var client = new JobClient(dataSource, new JobRegistry(), TimeProvider.System);
+
+        // Enqueue one at a time: one round trip each, as a web request would do it.
+        await TruncateAsync(dataSource);
+        const int single = 5_000;
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < single; i++) await client.EnqueueAsync(new NoopArgs());
+        _results.Add("enqueue one at a time (1 connection)", single / sw.Elapsed.TotalSeconds, "jobs/s", true);
+
+        await TruncateAsync(dataSource);
+        sw.Restart();
+        await client.EnqueueManyAsync(Enumerable.Range(0, settings.Jobs).Select(_ => new NoopArgs()));
+        _results.Add($"batch enqueue by COPY ({settings.Jobs})", settings.Jobs / sw.Elapsed.TotalSeconds, "jobs/s", true);
+
+        foreach (var nodes in new[] { 1, 2 })
+        {
+            await TruncateAsync(dataSource);
+            await client.EnqueueManyAsync(Enumerable.Range(0, settings.Jobs).Select(_ => new NoopArgs()));
+            var (rate, rss) = await DrainAsync(connectionString, dataSource, nodes);
+            _results.Add($"process {settings.Jobs} noop jobs, {nodes} node(s)", rate, "jobs/s", true);
+            if (nodes == 1) _results.Add("RSS while draining (max, 1 node)", rss, "MB");
+        }
+
+        await TruncateAsync(dataSource);
+        await LatencyAsync(connectionString, dataSource, client);
+        return _results;
+    }
+
+    private async Task<(double Rate, double MaxRssMb)> DrainAsync(string connectionString, NpgsqlDataSource dataSource, int nodes)
+    {
+        var processes = new List<Process>();
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < nodes; i++) processes.Add(StartJobsd(connectionString, workers: 20));
+        double maxRss = 0;
+        try
+        {
+            while (true)
+            {
+                var left = await ScalarAsync(dataSource, "select count(*) from queue.jobs where state <> 'succeeded'");
+                maxRss = Math.Max(maxRss, RssMb(processes[0]));
+                if (left == 0) break;
+                await Task.Delay(20);
+            }
+            // Throughput from the jobs' own timestamps: first start to last finish, no process start-up.
+            await using var c = await dataSource.OpenConnectionAsync();
+            await using var cmd = new NpgsqlCommand("select count(*) / extract(epoch from max(finished_at) - min(started_at)) from queue.jobs", c);
+            return (Convert.ToDouble(await cmd.ExecuteScalarAsync(), CultureInfo.InvariantCulture), maxRss);
+        }
+        finally
+        {
+            foreach (var p in processes) await StopAsync(p);
+        }
+    }
+
+    private async Task LatencyAsync(string connectionString, NpgsqlDataSource dataSource, JobClient client)
+    {
+        var jobsd = StartJobsd(connectionString, workers: 10);
+        try
+        {
+            // Warm-up: the node is up and idle, and the code paths are jitted.
+            for (var i = 0; i < 20; i++) await WaitStartedAsync(dataSource, (await client.EnqueueAsync(new NoopArgs())).Id);
+            await Task.Delay(3_000);
+            _results.Add("RSS idle (1 node)", RssMb(jobsd), "MB");
+            var samples = new List<double>();
+            for (var i = 0; i < settings.LatencySamples; i++)
+            {
+                var id = (await client.EnqueueAsync(new NoopArgs())).Id;
+                await WaitStartedAsync(dataSource, id);
+                samples.Add(await ScalarDoubleAsync(dataSource, "select extract(epoch from started_at - created_at) * 1000 from queue.jobs where id = @id", id));
+                await Task.Delay(Random.Shared.Next(5, 20));
+            }
+            samples.Sort();
+            double P(double q) => samples[(int)Math.Min(samples.Count - 1, Math.Ceiling(q * samples.Count) - 1)];
+            _results.Add($"enqueue→start p50 ({samples.Count} samples, idle node)", P(0.50), "ms");
+            _results.Add("enqueue→start p95", P(0.95), "ms");
+            _results.Add("enqueue→start p99", P(0.99), "ms");
+        }
+        finally
+        {
+            await StopAsync(jobsd);
+        }
+    }
+
+    private static async Task WaitStartedAsync(NpgsqlDataSource dataSource, long id)
+    {
+        while (await ScalarAsync(dataSource, "select count(*) from queue.jobs where id = @id and started_at is not null", id) == 0) await Task.Delay(1);
+    }
+
+    private Process StartJobsd(string connectionString, int workers)
+    {
+        var psi = new ProcessStartInfo(settings.Jobsd, "run") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment["JOBSD_ConnectionStrings__Postgres"] = connectionString;
+        psi.Environment["JOBSD_Urls"] = "http://127.0.0.1:0";
+        psi.Environment["JOBSD_Queue__Queues__default__Workers"] = workers.ToString(CultureInfo.InvariantCulture);
+        psi.Environment["JOBSD_Logging__LogLevel__Default"] = "Warning";
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    private static async Task StopAsync(Process p)
+    {
+        if (!p.HasExited)
+        {
+            using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString(CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await p.WaitForExitAsync(timeout.Token);
+        }
+        p.Dispose();
+    }
+
+    private static double RssMb(Process p)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{p.Id}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+            return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    private async Task<double> PgbenchAsync()
+    {
+        await RecreateDatabaseAsync("pgbench");
+        await RunAsync(Path.Combine(settings.PgBin, "pgbench"), ["-i", "-q", "-s", "1", "-h", settings.Socket, "-p", settings.Port.ToString(CultureInfo.InvariantCulture), "-U", "jobsd", "pgbench"]);
+        var script = Path.GetTempFileName();
+        await File.WriteAllTextAsync(script, "\\set aid random(1, 100000)\nUPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n");
+        var output = await RunAsync(Path.Combine(settings.PgBin, "pgbench"),
+            ["-n", "-c", "8", "-j", "2", "-T", settings.PgbenchSeconds.ToString(CultureInfo.InvariantCulture), "-f", script,
+             "-h", settings.Socket, "-p", settings.Port.ToString(CultureInfo.InvariantCulture), "-U", "jobsd", "pgbench"]);
+        File.Delete(script);
+        return double.Parse(Tps().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    private async Task RecreateDatabaseAsync(string name)
+    {
+        await using var admin = new NpgsqlConnection(settings.ConnectionString("postgres") + ";Pooling=false");
+        await admin.OpenAsync();
+        await using (var drop = new NpgsqlCommand($"drop database if exists \"{name}\" with (force)", admin)) await drop.ExecuteNonQueryAsync();
+        await using var create = new NpgsqlCommand($"create database \"{name}\"", admin);
+        await create.ExecuteNonQueryAsync();
+    }
+
+    private static async Task TruncateAsync(NpgsqlDataSource dataSource)
+    {
+        await using var c = await dataSource.OpenConnectionAsync();
+        await using (var cmd = new NpgsqlCommand("truncate queue.jobs, queue.stats", c)) await cmd.ExecuteNonQueryAsync();
+        await using (var vacuum = new NpgsqlCommand("vacuum analyze queue.jobs", c)) await vacuum.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<long> ScalarAsync(NpgsqlDataSource dataSource, string sql, long? id = null)
+    {
+        await using var cmd = dataSource.CreateCommand(sql);
+        if (id is { } v) cmd.Parameters.AddWithValue("id", v);
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<double> ScalarDoubleAsync(NpgsqlDataSource dataSource, string sql, long id)
+    {
+        await using var cmd = dataSource.CreateCommand(sql);
+        cmd.Parameters.AddWithValue("id", id);
+        return Convert.ToDouble(await cmd.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<string> RunAsync(string file, string[] args)
+    {
+        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{file} failed: {await stderr}");
+        return await stdout + await stderr;
+    }
+
+    [GeneratedRegex(@"tps = ([0-9.]+)")]
+    private static partial Regex Tps();
+}
