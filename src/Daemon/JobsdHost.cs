@@ -1,6 +1,7 @@
 using Jobsd.Daemon.Configuration;
 using Jobsd.Daemon.Health;
 using Jobsd.Daemon.Logging;
+using Jobsd.Daemon.Metrics;
 using Jobsd.Daemon.Startup;
 using Jobsd.Daemon.Systemd;
 using Jobsd.Daemon.Web;
@@ -41,8 +42,11 @@ public static partial class JobsdHost
         AddServices(builder.Services, settings);
 
         var app = builder.Build();
+        // Listening starts now, so no measurement before the first scrape is lost.
+        app.Services.GetRequiredService<PrometheusExporter>();
         app.UseMiddleware<RequestLoggingMiddleware>();
         app.MapJobsdHealth();
+        app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapGet("/", () => Results.Text($"jobsd {Version}\nliveness: /healthz\nreadiness: /readyz\n"));
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Jobsd.Daemon");
@@ -66,6 +70,7 @@ public static partial class JobsdHost
         services.AddJobsdQueue(settings.Queue, listen);
         services.AddSingleton(new SystemdNotifier(Environment.GetEnvironmentVariable));
 
+        services.AddSingleton<PrometheusExporter>();
         services.AddHostedService<DatabaseBootstrapper>();
         services.AddHostedService<SystemdNotifyService>();
         services.AddJobsdHealthChecks();

@@ -41,7 +41,7 @@ public enum JobActionResult
 /// Enqueues and steers jobs. Every method can run on the caller's connection and transaction,
 /// so a job exists only if the caller's business write commits.
 /// </summary>
-public sealed class JobClient(NpgsqlDataSource dataSource, JobRegistry registry, TimeProvider clock)
+public sealed class JobClient(NpgsqlDataSource dataSource, JobRegistry registry, TimeProvider clock, JobsdMetrics? metrics = null)
 {
     public Task<EnqueueResult> EnqueueAsync<TArgs>(TArgs args, EnqueueOptions? options = null, CancellationToken ct = default)
         where TArgs : IJobArgs =>
@@ -92,7 +92,9 @@ public sealed class JobClient(NpgsqlDataSource dataSource, JobRegistry registry,
         command.Parameters.Add(new NpgsqlParameter<bool>("allow_unknown", allowUnknown));
         await using var reader = await command.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
-        return new EnqueueResult(reader.GetInt64(0), reader.GetBoolean(1));
+        var result = new EnqueueResult(reader.GetInt64(0), reader.GetBoolean(1));
+        if (!result.Existing) metrics?.Enqueued(kind);
+        return result;
     }
 
     /// <summary>
@@ -133,6 +135,7 @@ public sealed class JobClient(NpgsqlDataSource dataSource, JobRegistry registry,
                 count++;
             }
             await writer.CompleteAsync(ct);
+            metrics?.Enqueued(TArgs.Kind, count);
             return count;
         }
         finally

@@ -17,6 +17,7 @@ public sealed partial class JobExecutor(
     BatchCompleter completer,
     NodeIdentity node,
     TimeProvider clock,
+    JobsdMetrics metrics,
     ILogger<JobExecutor> logger)
 {
     private readonly ConcurrentDictionary<long, Running> _running = new();
@@ -27,9 +28,6 @@ public sealed partial class JobExecutor(
         public volatile bool CancelRequested;
         public volatile string? CancelReason;
     }
-
-    /// <summary>Raised when an attempt ends, with its outcome and duration (for metrics).</summary>
-    public event Action<JobOutcome, TimeSpan>? Finished;
 
     public int RunningCount => _running.Count;
 
@@ -49,6 +47,7 @@ public sealed partial class JobExecutor(
     public async Task ExecuteAsync(ClaimedJob job, CancellationToken stopping)
     {
         var started = clock.GetTimestamp();
+        metrics.Started(job);
         var outcome = await RunAsync(job, stopping);
         if (outcome is not null)
         {
@@ -64,7 +63,7 @@ public sealed partial class JobExecutor(
                 OutcomeDropped(logger, job.Id, outcome.Kind.ToString());
             }
         }
-        Finished?.Invoke(outcome ?? new JobOutcome(job, OutcomeKind.Succeeded), clock.GetElapsedTime(started));
+        metrics.Finished(outcome ?? new JobOutcome(job, OutcomeKind.Succeeded), clock.GetElapsedTime(started));
     }
 
     private async Task<JobOutcome?> RunAsync(ClaimedJob job, CancellationToken stopping)

@@ -89,6 +89,8 @@ public sealed partial class QueueEngine(
             Start(() => services.GetRequiredService<JobRescuer>().RunAsync(ct));
             Start(() => services.GetRequiredService<JobPruner>().RunAsync(ct));
             Start(() => services.GetRequiredService<CancelWatcher>().RunAsync(ct));
+            Start(() => services.GetRequiredService<QueueDepthSampler>().RunAsync(ct));
+            services.GetRequiredService<JobsdMetrics>().ObserveWorkers(() => _producers.Values.Select(p => (p.Queue, p.Busy, p.Workers)));
             foreach (var producer in _producers.Values)
             {
                 _producerLoops.Add(Task.Run(() => producer.RunAsync(_claiming.Token, _hardStop.Token), CancellationToken.None));

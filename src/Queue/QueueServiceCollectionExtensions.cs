@@ -20,7 +20,10 @@ public static class QueueServiceCollectionExtensions
         services.TryAddSingleton(new NodeIdentity());
         services.TryAddSingleton<LoopHealth>();
         Registry(services);
-        services.AddSingleton<JobClient>();
+        services.AddSingleton<JobsdMetrics>();
+        services.AddSingleton<QueueDepthSampler>();
+        services.AddSingleton(sp => new JobClient(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<JobRegistry>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<JobsdMetrics>()));
         services.AddSingleton<JobMonitor>();
         services.AddSingleton<BatchCompleter>();
         services.AddSingleton<JobExecutor>();

@@ -106,6 +106,40 @@ public sealed class HostTests
     }
 
     [Fact]
+    public async Task Metrics_count_enqueued_and_completed_jobs_in_prometheus_text()
+    {
+        await using var db = await TestPostgres.CreateDatabaseAsync();
+        var (app, http, _) = await StartAsync(new() { ["ConnectionStrings:Postgres"] = db.ConnectionString });
+        await using (app)
+        {
+            await WaitForStatusAsync(http, "/readyz", HttpStatusCode.OK);
+            var jobs = app.Services.GetRequiredService<Jobsd.Queue.JobClient>();
+            var (ok, _) = await jobs.EnqueueAsync(new Jobsd.Queue.NoopArgs());
+            var (bad, _) = await jobs.EnqueueAsync(new Jobsd.Queue.NoopArgs(FailAttempts: 5), new Jobsd.Queue.EnqueueOptions { MaxAttempts = 1 });
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            string text;
+            do
+            {
+                text = await http.GetStringAsync("/metrics");
+                if (text.Contains("outcome=\"failed\"", StringComparison.Ordinal) && text.Contains("outcome=\"succeeded\"", StringComparison.Ordinal)) break;
+                await Task.Delay(50);
+            }
+            while (DateTime.UtcNow < deadline);
+
+            Assert.Contains("# TYPE jobsd_jobs_completed_total counter", text);
+            Assert.Contains("jobsd_jobs_completed_total{kind=\"noop\",outcome=\"succeeded\",queue=\"default\"} 1\n", text);
+            Assert.Contains("jobsd_jobs_completed_total{kind=\"noop\",outcome=\"failed\",queue=\"default\"} 1\n", text);
+            Assert.Contains("jobsd_jobs_enqueued_total{kind=\"noop\"} 2\n", text);
+            Assert.Contains("# TYPE jobsd_job_duration_seconds histogram", text);
+            Assert.Contains("jobsd_job_duration_seconds_bucket{kind=\"noop\",outcome=\"succeeded\",queue=\"default\",le=\"+Inf\"} 1\n", text);
+            Assert.Contains("jobsd_job_wait_seconds_count{kind=\"noop\",queue=\"default\"} 2\n", text);
+            Assert.Contains("jobsd_workers_total{queue=\"default\"} 10\n", text);
+            Assert.Contains("jobsd_workers_busy{queue=\"default\"}", text);
+            Assert.True(ok != bad);
+        }
+    }
+
+    [Fact]
     public async Task Secrets_from_configuration_never_reach_a_log_line()
     {
         await using var db = await TestPostgres.CreateDatabaseAsync();
