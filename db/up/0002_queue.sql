@@ -45,7 +45,6 @@ create index jobs_scheduled_idx on queue.jobs (scheduled_at) where state = 'sche
 create index jobs_processing_idx on queue.jobs (node) where state = 'processing';
 create index jobs_finished_idx on queue.jobs (finished_at) where state in ('succeeded', 'failed', 'deleted');
 create index jobs_state_idx on queue.jobs (state, queue, id desc);
-create index jobs_kind_idx on queue.jobs (kind, id desc);
 -- A unique key is held only while its job is active; a finished job frees it.
 create unique index jobs_unique_key_idx on queue.jobs (kind, unique_key)
     where unique_key is not null and state in ('scheduled', 'enqueued', 'processing');

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Jobsd.Queue.Health;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -49,14 +50,23 @@ public sealed partial class Producer(
     {
         health.Register(LoopName, options.PollInterval);
         var failures = 0;
+        var lastClaim = 0L;
         try
         {
             while (!claiming.IsCancellationRequested)
             {
+                // Fetch cooldown: when jobs finish faster than a claim's round trip, waiting a moment
+                // lets slots pile up, so one claim fills many of them instead of one each.
+                var sinceLast = Stopwatch.GetElapsedTime(lastClaim);
+                if (sinceLast < options.FetchCooldown && Busy > 0)
+                {
+                    await Task.Delay(options.FetchCooldown - sinceLast, CancellationToken.None);
+                }
                 var free = workers - Busy;
                 var claimed = 0;
                 if (free > 0)
                 {
+                    lastClaim = Stopwatch.GetTimestamp();
                     try
                     {
                         claimed = await ClaimAsync(free, claiming, hardStop);

@@ -14,6 +14,12 @@ public sealed class QueueOptions
     /// <summary>Fallback fetch interval when no NOTIFY arrives (NOTIFY is the hint, polling the guarantee). Default: 1 s.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Shortest pause between two claims of a busy queue, so slots freed meanwhile are filled by
+    /// one claim rather than one claim each. An idle queue claims at once. Default: 2 ms.
+    /// </summary>
+    public TimeSpan FetchCooldown { get; set; } = TimeSpan.FromMilliseconds(2);
+
     /// <summary>LISTEN for wake-ups and cancels. Off for a transaction-pooling PgBouncer, where LISTEN cannot work. Default: true.</summary>
     public bool UseNotify { get; set; } = true;
 
@@ -65,7 +71,7 @@ public sealed class QueueOptions
         if (DefaultWorkers is < 1 or > 1000) yield return $"Queue:DefaultWorkers: must be between 1 and 1000";
         foreach (var (key, value) in new (string, TimeSpan)[]
                  {
-                     ("PollInterval", PollInterval), ("ShutdownTimeout", ShutdownTimeout), ("NodeTimeout", NodeTimeout),
+                     ("PollInterval", PollInterval), ("FetchCooldown", FetchCooldown), ("ShutdownTimeout", ShutdownTimeout), ("NodeTimeout", NodeTimeout),
                      ("HeartbeatInterval", HeartbeatInterval), ("LeaderTtl", LeaderTtl), ("SchedulerInterval", SchedulerInterval),
                      ("RescuerInterval", RescuerInterval), ("PrunerInterval", PrunerInterval), ("CompleterFlushInterval", CompleterFlushInterval),
                  })
