@@ -30,10 +30,10 @@ internal sealed class EngineHost : IAsyncDisposable
         ShutdownTimeout = TimeSpan.FromSeconds(2),
     };
 
-    public static Task<EngineHost> StartAsync(TestDatabase db, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null) =>
-        StartAsync(db.ConnectionString, db, configure, testKind);
+    public static Task<EngineHost> StartAsync(TestDatabase db, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null, TimeProvider? clock = null) =>
+        StartAsync(db.ConnectionString, db, configure, testKind, clock);
 
-    public static async Task<EngineHost> StartAsync(string connectionString, TestDatabase? db = null, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null)
+    public static async Task<EngineHost> StartAsync(string connectionString, TestDatabase? db = null, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null, TimeProvider? clock = null)
     {
         await using (var schema = NpgsqlDataSource.Create(connectionString))
         await using (var c = await schema.OpenConnectionAsync()) await c.ExecuteAsync(TestJob.Schema);
@@ -41,7 +41,7 @@ internal sealed class EngineHost : IAsyncDisposable
         configure?.Invoke(options);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(clock ?? TimeProvider.System);
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         builder.Services.AddSingleton(new NodeIdentity());
         var readiness = new DatabaseReadiness();

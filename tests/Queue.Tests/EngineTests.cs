@@ -244,14 +244,34 @@ public sealed class EngineTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_delayed_job_waits_for_its_time()
+    public async Task Without_notify_jobs_still_run_by_polling()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
-        var (id, _) = await engine.Client.ScheduleAsync(new TestArgs("delayed"), TimeSpan.FromSeconds(1));
-        Assert.Equal("scheduled", (await _db.JobAsync(id)).State);
+        await using var engine = await EngineHost.StartAsync(_db, o => o.UseNotify = false);
+        var (id, _) = await engine.Client.EnqueueAsync(new TestArgs("polled"));
         await _db.WaitForStateAsync(id, "succeeded");
-        var ranAt = await _db.ScalarAsync("select extract(epoch from (r.started_at - j.scheduled_at)) * 1000 from test_runs r join queue.jobs j on j.id = r.job_id where r.key = 'delayed'");
-        Assert.True(ranAt >= 0, "the job ran before its scheduled time");
+        // Cancel requests reach a running job through the watcher's poll as well.
+        var (running, _) = await engine.Client.EnqueueAsync(new TestArgs("polled-long", SleepMs: 60_000));
+        await _db.WaitForStateAsync(running, "processing");
+        Assert.Equal(JobActionResult.CancelRequested, await engine.Client.CancelAsync(running, "no notify needed"));
+        Assert.Equal("no notify needed", (await _db.WaitForStateAsync(running, "deleted")).Reason);
+    }
+
+    [Fact]
+    public async Task A_delayed_job_waits_for_its_time_and_runs_once_the_clock_reaches_it()
+    {
+        var clock = new FakeClock(DateTimeOffset.UtcNow);
+        await using var engine = await EngineHost.StartAsync(_db, clock: clock);
+        var (id, _) = await engine.Client.ScheduleAsync(new TestArgs("delayed"), TimeSpan.FromHours(1));
+        var (early, _) = await engine.Client.EnqueueAsync(new TestArgs("now"));
+        // A job enqueued after it has run: the scheduler has passed over the delayed one meanwhile.
+        await _db.WaitForStateAsync(early, "succeeded");
+        var (probe, _) = await engine.Client.ScheduleAsync(new TestArgs("probe"), TimeSpan.FromMinutes(1));
+        clock.Advance(TimeSpan.FromMinutes(2));
+        await _db.WaitForStateAsync(probe, "succeeded");
+        Assert.Equal("scheduled", (await _db.JobAsync(id)).State);
+
+        clock.Advance(TimeSpan.FromHours(1));
+        await _db.WaitForStateAsync(id, "succeeded");
     }
 
     [Fact]
