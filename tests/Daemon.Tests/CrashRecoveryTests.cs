@@ -5,18 +5,12 @@ using Jobsd.TestSupport;
 namespace Jobsd.Daemon.Tests;
 
 /// <summary>Real jobsd processes, killed the hard way.</summary>
-public sealed class CrashRecoveryTests : IAsyncLifetime
+public sealed class CrashRecoveryTests : DatabaseTest
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
-    private TestDatabase _db = null!;
-
-    public async Task InitializeAsync() => _db = await TestPostgres.CreateDatabaseAsync();
-
-    public async Task DisposeAsync() => await _db.DisposeAsync();
-
     private Dictionary<string, string?> Environment() => new()
     {
-        ["JOBSD_ConnectionStrings__Postgres"] = _db.ConnectionString,
+        ["JOBSD_ConnectionStrings__Postgres"] = Db.ConnectionString,
         ["JOBSD_Urls"] = "http://127.0.0.1:0",
         ["JOBSD_Queue__NodeTimeout"] = "00:00:03",
         ["JOBSD_Queue__HeartbeatInterval"] = "00:00:00.500",
@@ -26,7 +20,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
 
     private async Task<T> QueryAsync<T>(string sql, object? args = null)
     {
-        await using var c = await _db.DataSource.OpenConnectionAsync();
+        await using var c = await Db.DataSource.OpenConnectionAsync();
         return await c.ExecuteScalarAsync<T>(sql, args) ?? throw new InvalidOperationException("no row: " + sql);
     }
 

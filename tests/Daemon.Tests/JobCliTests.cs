@@ -3,21 +3,15 @@ using Jobsd.TestSupport;
 
 namespace Jobsd.Daemon.Tests;
 
-public sealed class JobCliTests : IAsyncLifetime
+public sealed class JobCliTests : DatabaseTest
 {
-    private TestDatabase _db = null!;
-
-    public async Task InitializeAsync() => _db = await TestPostgres.CreateDatabaseAsync();
-
-    public async Task DisposeAsync() => await _db.DisposeAsync();
-
     private Task<(int ExitCode, string Stdout, string Stderr)> Jobsd(params string[] args) =>
-        JobsdProcess.RunAsync(args, new Dictionary<string, string?> { ["JOBSD_ConnectionStrings__Postgres"] = _db.ConnectionString });
+        JobsdProcess.RunAsync(args, new Dictionary<string, string?> { ["JOBSD_ConnectionStrings__Postgres"] = Db.ConnectionString });
 
     [Fact]
     public async Task Enqueue_list_show_and_delete_a_job_from_the_command_line()
     {
-        await using (var c = await _db.DataSource.OpenConnectionAsync())
+        await using (var c = await Db.DataSource.OpenConnectionAsync())
         {
             await c.ExecuteAsync("insert into queue.kinds (kind, queue, max_attempts, node) values ('noop', 'default', 10, 'test')");
         }
@@ -58,7 +52,7 @@ public sealed class JobCliTests : IAsyncLifetime
         var result = await Jobsd(args);
         Assert.Equal(exitCode, result.ExitCode);
         Assert.Contains(message, result.Stderr);
-        await using var c = await _db.DataSource.OpenConnectionAsync();
+        await using var c = await Db.DataSource.OpenConnectionAsync();
         Assert.Equal(0, await c.ExecuteScalarAsync<long>("select count(*) from queue.jobs"));
     }
 

@@ -3,18 +3,12 @@ using Jobsd.TestSupport;
 namespace Jobsd.Daemon.Tests;
 
 /// <summary>The real binary under the conditions systemd creates: notify socket, watchdog, signals.</summary>
-public sealed class ProcessLifecycleTests : IAsyncLifetime
+public sealed class ProcessLifecycleTests : DatabaseTest
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
-    private TestDatabase _db = null!;
-
-    public async Task InitializeAsync() => _db = await TestPostgres.CreateDatabaseAsync();
-
-    public async Task DisposeAsync() => await _db.DisposeAsync();
-
     private Dictionary<string, string?> Environment(NotifySocket? notify = null) => new()
     {
-        ["JOBSD_ConnectionStrings__Postgres"] = _db.ConnectionString,
+        ["JOBSD_ConnectionStrings__Postgres"] = Db.ConnectionString,
         ["JOBSD_Urls"] = "http://127.0.0.1:0",
         ["NOTIFY_SOCKET"] = notify?.Address,
     };
@@ -96,7 +90,7 @@ public sealed class ProcessLifecycleTests : IAsyncLifetime
         const string password = "Sup3r-Secret-Pa55word";
         using var notify = new NotifySocket();
         var env = Environment(notify);
-        env["JOBSD_ConnectionStrings__Postgres"] = TestPostgres.TcpConnectionString(_db.Name, password);
+        env["JOBSD_ConnectionStrings__Postgres"] = TestPostgres.TcpConnectionString(Db.Name, password);
         env["JOBSD_Database__MaxStartupRetryDelay"] = "00:00:01";
         env["JOBSD_Logging__LogLevel__Default"] = "Debug";
         env["JOBSD_Logging__LogLevel__Npgsql"] = "Debug";

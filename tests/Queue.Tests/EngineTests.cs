@@ -6,62 +6,56 @@ using Npgsql;
 
 namespace Jobsd.Queue.Tests;
 
-public sealed class EngineTests : IAsyncLifetime
+public sealed class EngineTests : DatabaseTest
 {
-    private TestDatabase _db = null!;
-
-    public async Task InitializeAsync() => _db = await TestPostgres.CreateDatabaseAsync();
-
-    public async Task DisposeAsync() => await _db.DisposeAsync();
-
     [Fact]
     public async Task An_enqueued_job_runs_once_and_succeeds()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
+        await using var engine = await EngineHost.StartAsync(Db);
         var (id, existing) = await engine.Client.EnqueueAsync(new TestArgs("once"));
         Assert.False(existing);
 
-        var row = await _db.WaitForStateAsync(id, "succeeded");
+        var row = await Db.WaitForStateAsync(id, "succeeded");
         Assert.Equal(1, row.Attempt);
         Assert.Equal(engine.Node, row.Node);
-        Assert.Equal(1, await _db.ScalarAsync("select count(*) from test_runs where key = 'once'"));
-        Assert.Equal(1, await _db.ScalarAsync("select coalesce(sum(succeeded), 0) from queue.stats where kind = 'test'"));
+        Assert.Equal(1, await Db.ScalarAsync("select count(*) from test_runs where key = 'once'"));
+        Assert.Equal(1, await Db.ScalarAsync("select coalesce(sum(succeeded), 0) from queue.stats where kind = 'test'"));
     }
 
     [Fact]
     public async Task A_job_enqueued_from_sql_in_a_rolled_back_transaction_never_exists()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
-        await using (var c = await _db.DataSource.OpenConnectionAsync())
+        await using var engine = await EngineHost.StartAsync(Db);
+        await using (var c = await Db.DataSource.OpenConnectionAsync())
         {
             await using var tx = await c.BeginTransactionAsync();
             await c.ExecuteAsync("select queue.enqueue('test', '{\"key\": \"rolled-back\"}')", transaction: tx);
             await engine.Client.EnqueueAsync(new TestArgs("rolled-back-too"), null, c, tx);
             await tx.RollbackAsync();
         }
-        await using (var c = await _db.DataSource.OpenConnectionAsync())
+        await using (var c = await Db.DataSource.OpenConnectionAsync())
         {
             await using var tx = await c.BeginTransactionAsync();
             await c.ExecuteAsync("select queue.enqueue(kind => 'test', args => '{\"key\": \"committed\"}', priority => 3)", transaction: tx);
             await tx.CommitAsync();
         }
-        var committed = await _db.ScalarAsync("select id from queue.jobs where args->>'key' = 'committed'");
-        await _db.WaitForStateAsync(committed, "succeeded");
-        Assert.Equal(1, await _db.ScalarAsync("select count(*) from queue.jobs"));
+        var committed = await Db.ScalarAsync("select id from queue.jobs where args->>'key' = 'committed'");
+        await Db.WaitForStateAsync(committed, "succeeded");
+        Assert.Equal(1, await Db.ScalarAsync("select count(*) from queue.jobs"));
     }
 
     [Fact]
     public async Task A_unique_key_returns_the_active_job_and_is_free_again_once_it_finished()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
+        await using var engine = await EngineHost.StartAsync(Db);
         var first = await engine.Client.EnqueueAsync(new TestArgs("unique", SleepMs: 300), new EnqueueOptions { UniqueKey = "k1" });
         var second = await engine.Client.EnqueueAsync(new TestArgs("unique"), new EnqueueOptions { UniqueKey = "k1" });
         Assert.Equal(first.Id, second.Id);
         Assert.True(second.Existing);
-        var fromSql = await _db.ScalarAsync("select queue.enqueue('test', '{\"key\": \"unique\"}', unique_key => 'k1')");
+        var fromSql = await Db.ScalarAsync("select queue.enqueue('test', '{\"key\": \"unique\"}', unique_key => 'k1')");
         Assert.Equal(first.Id, fromSql);
 
-        await _db.WaitForStateAsync(first.Id, "succeeded");
+        await Db.WaitForStateAsync(first.Id, "succeeded");
         var third = await engine.Client.EnqueueAsync(new TestArgs("unique"), new EnqueueOptions { UniqueKey = "k1" });
         Assert.False(third.Existing);
         Assert.NotEqual(first.Id, third.Id);
@@ -70,9 +64,9 @@ public sealed class EngineTests : IAsyncLifetime
     [Fact]
     public async Task Retries_after_failures_then_succeeds_with_one_error_per_failed_attempt()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
+        await using var engine = await EngineHost.StartAsync(Db);
         var (id, _) = await engine.Client.EnqueueAsync(new TestArgs("flaky", FailAttempts: 2));
-        var row = await _db.WaitForStateAsync(id, "succeeded");
+        var row = await Db.WaitForStateAsync(id, "succeeded");
 
         Assert.Equal(3, row.Attempt);
         using var errors = JsonDocument.Parse(row.Errors);
@@ -88,21 +82,21 @@ public sealed class EngineTests : IAsyncLifetime
     [Fact]
     public async Task Exhausting_the_attempts_ends_failed_with_every_error_kept()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
+        await using var engine = await EngineHost.StartAsync(Db);
         var (id, _) = await engine.Client.EnqueueAsync(new TestArgs("doomed", FailAttempts: 99), new EnqueueOptions { MaxAttempts = 3 });
-        var row = await _db.WaitForStateAsync(id, "failed");
+        var row = await Db.WaitForStateAsync(id, "failed");
         Assert.Equal(3, row.Attempt);
         Assert.Equal(3, JsonDocument.Parse(row.Errors).RootElement.GetArrayLength());
-        Assert.Equal(3, await _db.ScalarAsync("select count(*) from test_runs where key = 'doomed'"));
-        Assert.Equal(1, await _db.ScalarAsync("select coalesce(sum(failed), 0) from queue.stats where kind = 'test'"));
+        Assert.Equal(3, await Db.ScalarAsync("select count(*) from test_runs where key = 'doomed'"));
+        Assert.Equal(1, await Db.ScalarAsync("select coalesce(sum(failed), 0) from queue.stats where kind = 'test'"));
     }
 
     [Fact]
     public async Task A_permanent_error_fails_at_once()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
+        await using var engine = await EngineHost.StartAsync(Db);
         var (id, _) = await engine.Client.EnqueueAsync(new TestArgs("permanent", FailAttempts: 1, Permanent: true));
-        var row = await _db.WaitForStateAsync(id, "failed");
+        var row = await Db.WaitForStateAsync(id, "failed");
         Assert.Equal(1, row.Attempt);
         Assert.Contains("permanent failure of permanent", row.Errors);
     }
@@ -113,22 +107,22 @@ public sealed class EngineTests : IAsyncLifetime
     [InlineData("{\"sleep_ms\": 5}", "key")]
     public async Task Args_that_do_not_bind_fail_permanently_naming_the_field(string args, string named)
     {
-        await using var engine = await EngineHost.StartAsync(_db);
-        var id = await _db.ScalarAsync("select queue.enqueue('test', @args::jsonb)", new { args });
-        var row = await _db.WaitForStateAsync(id, "failed");
+        await using var engine = await EngineHost.StartAsync(Db);
+        var id = await Db.ScalarAsync("select queue.enqueue('test', @args::jsonb)", new { args });
+        var row = await Db.WaitForStateAsync(id, "failed");
         Assert.Equal(1, row.Attempt);
         var message = JsonDocument.Parse(row.Errors).RootElement[0].GetProperty("message").GetString()!;
         Assert.Contains("args of kind 'test' do not bind to TestArgs", message);
         Assert.Contains(named, message);
-        Assert.Equal(0, await _db.ScalarAsync("select count(*) from test_runs"));
+        Assert.Equal(0, await Db.ScalarAsync("select count(*) from test_runs"));
     }
 
     [Fact]
     public async Task A_kind_this_node_does_not_know_fails_naming_the_kinds_it_knows()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
-        var id = await _db.ScalarAsync("select queue.enqueue('mystery', allow_unknown => true)");
-        var row = await _db.WaitForStateAsync(id, "failed");
+        await using var engine = await EngineHost.StartAsync(Db);
+        var id = await Db.ScalarAsync("select queue.enqueue('mystery', allow_unknown => true)");
+        var row = await Db.WaitForStateAsync(id, "failed");
         Assert.Contains("no handler for kind 'mystery'", row.Errors);
         Assert.Contains("noop, test", row.Errors);
     }
@@ -136,10 +130,10 @@ public sealed class EngineTests : IAsyncLifetime
     [Fact]
     public async Task Queue_enqueue_rejects_bad_input_with_clear_errors()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
+        await using var engine = await EngineHost.StartAsync(Db);
         async Task<string> Error(string sql)
         {
-            var e = await Assert.ThrowsAsync<PostgresException>(() => _db.ScalarAsync(sql));
+            var e = await Assert.ThrowsAsync<PostgresException>(() => Db.ScalarAsync(sql));
             Assert.Equal("22023", e.SqlState);
             return e.MessageText;
         }
@@ -147,37 +141,37 @@ public sealed class EngineTests : IAsyncLifetime
         Assert.Contains("args must be a JSON object, got array", await Error("select queue.enqueue('test', '[1]')"));
         Assert.Contains("priority must be between 0 and 32767", await Error("select queue.enqueue('test', '{}', priority => -1)"));
         Assert.Contains("kind must not be empty", await Error("select queue.enqueue('  ')"));
-        Assert.Equal(0, await _db.ScalarAsync("select count(*) from queue.jobs"));
+        Assert.Equal(0, await Db.ScalarAsync("select count(*) from queue.jobs"));
     }
 
     [Fact]
     public async Task A_snoozed_job_runs_again_without_using_an_attempt_or_recording_an_error()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
+        await using var engine = await EngineHost.StartAsync(Db);
         var (id, _) = await engine.Client.EnqueueAsync(new TestArgs("snoozy", SnoozeAttempts: 1));
-        var row = await _db.WaitForStateAsync(id, "succeeded");
+        var row = await Db.WaitForStateAsync(id, "succeeded");
         Assert.Equal("[]", row.Errors);
-        Assert.Equal(2, await _db.ScalarAsync("select count(*) from test_runs where key = 'snoozy'"));
+        Assert.Equal(2, await Db.ScalarAsync("select count(*) from test_runs where key = 'snoozy'"));
     }
 
     [Fact]
     public async Task A_job_that_outlives_its_timeout_is_cancelled_and_fails_the_attempt()
     {
-        await using var engine = await EngineHost.StartAsync(_db, testKind: o => o.Timeout = TimeSpan.FromMilliseconds(200));
+        await using var engine = await EngineHost.StartAsync(Db, testKind: o => o.Timeout = TimeSpan.FromMilliseconds(200));
         var (id, _) = await engine.Client.EnqueueAsync(new TestArgs("slow", SleepMs: 60_000), new EnqueueOptions { MaxAttempts = 1 });
-        var row = await _db.WaitForStateAsync(id, "failed");
+        var row = await Db.WaitForStateAsync(id, "failed");
         Assert.Contains("timed out after 00:00:00.2", row.Errors);
-        Assert.Equal(0, await _db.ScalarAsync("select count(*) from test_runs where finished_at is not null"));
+        Assert.Equal(0, await Db.ScalarAsync("select count(*) from test_runs where finished_at is not null"));
     }
 
     [Fact]
     public async Task Cancelling_a_running_job_reaches_its_token_and_ends_it_deleted()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
+        await using var engine = await EngineHost.StartAsync(Db);
         var (id, _) = await engine.Client.EnqueueAsync(new TestArgs("long", SleepMs: 60_000));
-        await _db.WaitForStateAsync(id, "processing");
+        await Db.WaitForStateAsync(id, "processing");
         Assert.Equal(JobActionResult.CancelRequested, await engine.Client.CancelAsync(id, "operator changed their mind"));
-        var row = await _db.WaitForStateAsync(id, "deleted");
+        var row = await Db.WaitForStateAsync(id, "deleted");
         Assert.Equal("operator changed their mind", row.Reason);
         Assert.Equal(JobActionResult.NotAllowed, await engine.Client.CancelAsync(id));
         Assert.Equal(JobActionResult.NotFound, await engine.Client.CancelAsync(id + 1000));
@@ -186,124 +180,124 @@ public sealed class EngineTests : IAsyncLifetime
     [Fact]
     public async Task Failed_and_deleted_jobs_can_be_retried_and_waiting_jobs_deleted()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
+        await using var engine = await EngineHost.StartAsync(Db);
         var (failed, _) = await engine.Client.EnqueueAsync(new TestArgs("again", FailAttempts: 1), new EnqueueOptions { MaxAttempts = 1 });
-        await _db.WaitForStateAsync(failed, "failed");
+        await Db.WaitForStateAsync(failed, "failed");
         Assert.Equal(JobActionResult.Done, await engine.Client.RetryAsync(failed));
-        var row = await _db.WaitForStateAsync(failed, "succeeded");
+        var row = await Db.WaitForStateAsync(failed, "succeeded");
         Assert.Equal(1, JsonDocument.Parse(row.Errors).RootElement.GetArrayLength());
         Assert.Equal(JobActionResult.NotAllowed, await engine.Client.RetryAsync(failed));
 
         var (later, _) = await engine.Client.ScheduleAsync(new TestArgs("later"), TimeSpan.FromHours(1));
-        Assert.Equal("scheduled", (await _db.JobAsync(later)).State);
+        Assert.Equal("scheduled", (await Db.JobAsync(later)).State);
         Assert.Equal(JobActionResult.Done, await engine.Client.DeleteAsync(later));
-        Assert.Equal("deleted", (await _db.JobAsync(later)).State);
+        Assert.Equal("deleted", (await Db.JobAsync(later)).State);
     }
 
     [Fact]
     public async Task Completing_inside_the_handlers_transaction_makes_its_effect_and_the_success_one_commit()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
+        await using var engine = await EngineHost.StartAsync(Db);
         var (id, _) = await engine.Client.EnqueueAsync(new TestArgs("tx", Transactional: true));
-        await _db.WaitForStateAsync(id, "succeeded");
-        Assert.Equal(id, await _db.ScalarAsync("select job_id from test_effects where key = 'tx'"));
+        await Db.WaitForStateAsync(id, "succeeded");
+        Assert.Equal(id, await Db.ScalarAsync("select job_id from test_effects where key = 'tx'"));
     }
 
     [Fact]
     public async Task Batch_enqueue_by_copy_runs_every_job()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
+        await using var engine = await EngineHost.StartAsync(Db);
         var count = await engine.Client.EnqueueManyAsync(Enumerable.Range(0, 500).Select(i => new TestArgs($"batch-{i}")));
         Assert.Equal(500, count);
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (await _db.ScalarAsync("select count(*) from queue.jobs where state = 'succeeded'") < 500 && DateTime.UtcNow < deadline) await Task.Delay(50);
-        Assert.Equal(500, await _db.ScalarAsync("select count(*) from queue.jobs where state = 'succeeded'"));
-        Assert.Equal(500, await _db.ScalarAsync("select count(distinct key) from test_runs"));
+        while (await Db.ScalarAsync("select count(*) from queue.jobs where state = 'succeeded'") < 500 && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.Equal(500, await Db.ScalarAsync("select count(*) from queue.jobs where state = 'succeeded'"));
+        Assert.Equal(500, await Db.ScalarAsync("select count(distinct key) from test_runs"));
     }
 
     [Fact]
     public async Task Graceful_stop_finishes_short_jobs_and_hands_long_ones_back_for_another_node()
     {
-        var first = await EngineHost.StartAsync(_db);
+        var first = await EngineHost.StartAsync(Db);
         var (shortJob, _) = await first.Client.EnqueueAsync(new TestArgs("short", SleepMs: 500));
         var (longJob, _) = await first.Client.EnqueueAsync(new TestArgs("long", SleepMs: 4_000));
-        await _db.WaitForStateAsync(shortJob, "processing");
-        await _db.WaitForStateAsync(longJob, "processing");
+        await Db.WaitForStateAsync(shortJob, "processing");
+        await Db.WaitForStateAsync(longJob, "processing");
         await first.DisposeAsync(); // ShutdownTimeout is 2 s in these tests
 
-        Assert.Equal("succeeded", (await _db.JobAsync(shortJob)).State);
-        var handedBack = await _db.JobAsync(longJob);
+        Assert.Equal("succeeded", (await Db.JobAsync(shortJob)).State);
+        var handedBack = await Db.JobAsync(longJob);
         Assert.Equal("enqueued", handedBack.State);
         Assert.Equal(0, handedBack.Attempt);
-        Assert.Equal(0, await _db.ScalarAsync("select count(*) from queue.nodes"));
-        Assert.Equal(0, await _db.ScalarAsync("select count(*) from queue.leader"));
+        Assert.Equal(0, await Db.ScalarAsync("select count(*) from queue.nodes"));
+        Assert.Equal(0, await Db.ScalarAsync("select count(*) from queue.leader"));
 
-        await using var second = await EngineHost.StartAsync(_db);
-        var row = await _db.WaitForStateAsync(longJob, "succeeded");
+        await using var second = await EngineHost.StartAsync(Db);
+        var row = await Db.WaitForStateAsync(longJob, "succeeded");
         Assert.Equal(second.Node, row.Node);
     }
 
     [Fact]
     public async Task Without_notify_jobs_still_run_by_polling()
     {
-        await using var engine = await EngineHost.StartAsync(_db, o => o.UseNotify = false);
+        await using var engine = await EngineHost.StartAsync(Db, o => o.UseNotify = false);
         var (id, _) = await engine.Client.EnqueueAsync(new TestArgs("polled"));
-        await _db.WaitForStateAsync(id, "succeeded");
+        await Db.WaitForStateAsync(id, "succeeded");
         // Cancel requests reach a running job through the watcher's poll as well.
         var (running, _) = await engine.Client.EnqueueAsync(new TestArgs("polled-long", SleepMs: 60_000));
-        await _db.WaitForStateAsync(running, "processing");
+        await Db.WaitForStateAsync(running, "processing");
         Assert.Equal(JobActionResult.CancelRequested, await engine.Client.CancelAsync(running, "no notify needed"));
-        Assert.Equal("no notify needed", (await _db.WaitForStateAsync(running, "deleted")).Reason);
+        Assert.Equal("no notify needed", (await Db.WaitForStateAsync(running, "deleted")).Reason);
     }
 
     [Fact]
     public async Task A_delayed_job_waits_for_its_time_and_runs_once_the_clock_reaches_it()
     {
         var clock = new FakeClock(DateTimeOffset.UtcNow);
-        await using var engine = await EngineHost.StartAsync(_db, clock: clock);
+        await using var engine = await EngineHost.StartAsync(Db, clock: clock);
         var (id, _) = await engine.Client.ScheduleAsync(new TestArgs("delayed"), TimeSpan.FromHours(1));
         var (early, _) = await engine.Client.EnqueueAsync(new TestArgs("now"));
         // A job enqueued after it has run: the scheduler has passed over the delayed one meanwhile.
-        await _db.WaitForStateAsync(early, "succeeded");
+        await Db.WaitForStateAsync(early, "succeeded");
         var (probe, _) = await engine.Client.ScheduleAsync(new TestArgs("probe"), TimeSpan.FromMinutes(1));
         clock.Advance(TimeSpan.FromMinutes(2));
-        await _db.WaitForStateAsync(probe, "succeeded");
-        Assert.Equal("scheduled", (await _db.JobAsync(id)).State);
+        await Db.WaitForStateAsync(probe, "succeeded");
+        Assert.Equal("scheduled", (await Db.JobAsync(id)).State);
 
         clock.Advance(TimeSpan.FromHours(1));
-        await _db.WaitForStateAsync(id, "succeeded");
+        await Db.WaitForStateAsync(id, "succeeded");
     }
 
     [Fact]
     public async Task Rescues_the_processing_jobs_of_a_node_whose_heartbeat_expired()
     {
-        await using var engine = await EngineHost.StartAsync(_db);
+        await using var engine = await EngineHost.StartAsync(Db);
         // A node that claimed a job and died: its row is stale, the job still says processing.
-        var id = await _db.ScalarAsync("""
+        var id = await Db.ScalarAsync("""
             insert into queue.nodes (name, host, pid, version, heartbeat_at) values ('ghost', 'h', 1, 'x', now() - interval '1 hour');
             insert into queue.kinds (kind, queue, max_attempts, node) values ('test', 'default', 10, 'ghost') on conflict do nothing;
             insert into queue.jobs (kind, args, state, attempt, node, started_at) values ('test', '{"key": "orphan"}', 'processing', 1, 'ghost', now())
             returning id
             """);
-        var row = await _db.WaitForStateAsync(id, "succeeded");
+        var row = await Db.WaitForStateAsync(id, "succeeded");
         Assert.Equal(2, row.Attempt);
         Assert.Contains("node ghost stopped heartbeating", row.Errors);
-        Assert.Equal(0, await _db.ScalarAsync("select count(*) from queue.nodes where name = 'ghost'"));
+        Assert.Equal(0, await Db.ScalarAsync("select count(*) from queue.nodes where name = 'ghost'"));
     }
 
     [Fact]
     public async Task A_late_completion_from_a_rescued_node_is_fenced_off()
     {
-        await using var engine = await EngineHost.StartAsync(_db, o => o.Queues = new() { ["other"] = new QueueSettings() });
+        await using var engine = await EngineHost.StartAsync(Db, o => o.Queues = new() { ["other"] = new QueueSettings() });
         var completer = engine.Services.GetRequiredService<BatchCompleter>();
         // The job was claimed by this node, then rescued and re-claimed by another node meanwhile.
-        var id = await _db.ScalarAsync("insert into queue.jobs (kind, args, state, attempt, node) values ('test', '{\"key\": \"x\"}', 'processing', 2, 'other-node') returning id");
+        var id = await Db.ScalarAsync("insert into queue.jobs (kind, args, state, attempt, node) values ('test', '{\"key\": \"x\"}', 'processing', 2, 'other-node') returning id");
         var stale = new ClaimedJob(id, "default", "test", "{}", 1, 10, DateTime.UtcNow, DateTime.UtcNow);
         var flushed = new TaskCompletionSource<IReadOnlyList<JobOutcome>>(TaskCreationOptions.RunContinuationsAsynchronously);
         completer.Recorded += written => flushed.TrySetResult(written);
         await completer.SubmitAsync(new JobOutcome(stale, OutcomeKind.Succeeded));
         Assert.Empty(await flushed.Task.WaitAsync(TimeSpan.FromSeconds(30)));
-        var row = await _db.JobAsync(id);
+        var row = await Db.JobAsync(id);
         Assert.Equal("processing", row.State);
         Assert.Equal("other-node", row.Node);
     }

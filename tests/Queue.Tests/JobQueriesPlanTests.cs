@@ -9,17 +9,11 @@ namespace Jobsd.Queue.Tests;
 /// usable index exists. Completion may go by primary key or by this node's processing jobs
 /// (a handful of rows either way).
 /// </summary>
-public sealed class JobQueriesPlanTests : IAsyncLifetime
+public sealed class JobQueriesPlanTests : DatabaseTest
 {
-    private TestDatabase _db = null!;
-
-    public async Task InitializeAsync() => _db = await TestPostgres.CreateDatabaseAsync();
-
-    public async Task DisposeAsync() => await _db.DisposeAsync();
-
     private async Task<string> PlanAsync(string sql, object args)
     {
-        await using var c = await _db.DataSource.OpenConnectionAsync();
+        await using var c = await Db.DataSource.OpenConnectionAsync();
         await using var tx = await c.BeginTransactionAsync();
         await c.ExecuteAsync("set local enable_seqscan = off", transaction: tx);
         var lines = await c.QueryAsync<string>("explain " + sql, args, tx);

@@ -4,23 +4,17 @@ using Jobsd.TestSupport;
 namespace Jobsd.Queue.Tests;
 
 /// <summary>Several engines on one database, as several hosts would run them.</summary>
-public sealed class MultiNodeTests : IAsyncLifetime
+public sealed class MultiNodeTests : DatabaseTest
 {
-    private TestDatabase _db = null!;
-
-    public async Task InitializeAsync() => _db = await TestPostgres.CreateDatabaseAsync();
-
-    public async Task DisposeAsync() => await _db.DisposeAsync();
-
     [Fact]
     public async Task Three_nodes_run_ten_thousand_jobs_each_exactly_once_and_never_concurrently()
     {
         const int jobs = 10_000;
         var nodes = new List<EngineHost>();
-        for (var i = 0; i < 3; i++) nodes.Add(await EngineHost.StartAsync(_db, o => o.Queues = new() { ["default"] = new QueueSettings { Workers = 8 } }));
+        for (var i = 0; i < 3; i++) nodes.Add(await EngineHost.StartAsync(Db, o => o.Queues = new() { ["default"] = new QueueSettings { Workers = 8 } }));
         try
         {
-            await using (var c = await _db.DataSource.OpenConnectionAsync())
+            await using (var c = await Db.DataSource.OpenConnectionAsync())
             {
                 // A second run of any job would violate this: the evidence that no job ran twice.
                 await c.ExecuteAsync("create unique index test_runs_once on test_runs (key)");
@@ -28,16 +22,16 @@ public sealed class MultiNodeTests : IAsyncLifetime
             await nodes[0].Client.EnqueueManyAsync(Enumerable.Range(0, jobs).Select(i => new TestArgs($"j{i}")));
 
             var deadline = DateTime.UtcNow.AddMinutes(5);
-            while (await _db.ScalarAsync("select count(*) from queue.jobs where state = 'succeeded'") < jobs && DateTime.UtcNow < deadline)
+            while (await Db.ScalarAsync("select count(*) from queue.jobs where state = 'succeeded'") < jobs && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(200);
             }
-            Assert.Equal(jobs, await _db.ScalarAsync("select count(*) from queue.jobs where state = 'succeeded'"));
-            Assert.Equal(jobs, await _db.ScalarAsync("select count(*) from test_runs"));
-            Assert.Equal(0, await _db.ScalarAsync("select count(*) from queue.jobs where attempt <> 1 or errors <> '[]'"));
+            Assert.Equal(jobs, await Db.ScalarAsync("select count(*) from queue.jobs where state = 'succeeded'"));
+            Assert.Equal(jobs, await Db.ScalarAsync("select count(*) from test_runs"));
+            Assert.Equal(0, await Db.ScalarAsync("select count(*) from queue.jobs where attempt <> 1 or errors <> '[]'"));
             // Work was shared: every node ran some of it.
-            Assert.Equal(3, await _db.ScalarAsync("select count(distinct node) from test_runs"));
-            Assert.Equal(1, await _db.ScalarAsync("select count(*) from queue.leader"));
+            Assert.Equal(3, await Db.ScalarAsync("select count(distinct node) from test_runs"));
+            Assert.Equal(1, await Db.ScalarAsync("select count(*) from queue.leader"));
         }
         finally
         {
@@ -48,11 +42,11 @@ public sealed class MultiNodeTests : IAsyncLifetime
     [Fact]
     public async Task When_the_leader_stops_another_node_takes_over_maintenance()
     {
-        var first = await EngineHost.StartAsync(_db);
-        await using var second = await EngineHost.StartAsync(_db);
+        var first = await EngineHost.StartAsync(Db);
+        await using var second = await EngineHost.StartAsync(Db);
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (await _db.ScalarAsync("select count(*) from queue.leader") == 0 && DateTime.UtcNow < deadline) await Task.Delay(25);
-        await using (var c = await _db.DataSource.OpenConnectionAsync())
+        while (await Db.ScalarAsync("select count(*) from queue.leader") == 0 && DateTime.UtcNow < deadline) await Task.Delay(25);
+        await using (var c = await Db.DataSource.OpenConnectionAsync())
         {
             var leader = await c.ExecuteScalarAsync<string>("select node from queue.leader");
             var stopping = leader == first.Node ? first : second;
@@ -63,7 +57,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
             Assert.Equal(staying.Node, await c.ExecuteScalarAsync<string>("select node from queue.leader"));
             // And the new leader schedules: a delayed job still runs.
             var (id, _) = await staying.Client.ScheduleAsync(new TestArgs("after-failover"), TimeSpan.FromMilliseconds(300));
-            await _db.WaitForStateAsync(id, "succeeded");
+            await Db.WaitForStateAsync(id, "succeeded");
             if (stopping != first) await first.DisposeAsync();
         }
     }
