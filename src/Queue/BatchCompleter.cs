@@ -96,7 +96,7 @@ public sealed partial class BatchCompleter(NpgsqlDataSource dataSource, QueueOpt
                 Recorded?.Invoke(batch.Where(o => written.Contains(o.Job.Id)).ToList());
                 return;
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException && !ct.IsCancellationRequested)
+            catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 health.Failed(LoopName, e.Message);
                 FlushFailed(logger, batch.Count, attempt, e.Message);

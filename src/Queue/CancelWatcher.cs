@@ -38,7 +38,7 @@ public sealed partial class CancelWatcher(NpgsqlDataSource dataSource, JobExecut
                     while (await reader.ReadAsync(ct)) executor.Cancel(reader.GetInt64(0), reader.GetString(1));
                     health.Passed(LoopName);
                 }
-                catch (Exception e) when (!ct.IsCancellationRequested && e is NpgsqlException or TimeoutException)
+                catch (Exception e) when (!ct.IsCancellationRequested)
                 {
                     health.Failed(LoopName, e.Message);
                     CheckFailed(logger, e.Message);

@@ -43,7 +43,7 @@ public sealed partial class LeaderElector(NpgsqlDataSource dataSource, NodeIdent
                     Set(leader);
                     health.Passed(LoopName);
                 }
-                catch (Exception e) when (!ct.IsCancellationRequested && e is NpgsqlException or TimeoutException)
+                catch (Exception e) when (!ct.IsCancellationRequested)
                 {
                     health.Failed(LoopName, e.Message);
                     // Cannot prove we still hold the lease: step down rather than risk two leaders.

@@ -66,7 +66,7 @@ public sealed partial class NodeHeartbeat(NpgsqlDataSource dataSource, NodeIdent
                     lastSuccess = clock.GetUtcNow();
                     health.Passed(LoopName);
                 }
-                catch (Exception e) when (!ct.IsCancellationRequested && e is NpgsqlException or TimeoutException or OperationCanceledException or InvalidOperationException)
+                catch (Exception e) when (!ct.IsCancellationRequested)
                 {
                     health.Failed(LoopName, e.Message);
                     HeartbeatFailed(logger, e.Message);

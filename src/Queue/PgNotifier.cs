@@ -58,7 +58,7 @@ public sealed partial class PgNotifier(NpgsqlDataSource listenSource, LoopHealth
                 {
                     return;
                 }
-                catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException or System.Net.Sockets.SocketException or InvalidOperationException)
+                catch (Exception e) when (!ct.IsCancellationRequested)
                 {
                     health.Failed(LoopName, e.Message);
                     ListenFailed(logger, e.Message, delay.TotalMilliseconds);

@@ -77,7 +77,7 @@ public sealed partial class Producer(
                     {
                         break;
                     }
-                    catch (Exception e) when (e is NpgsqlException or TimeoutException)
+                    catch (Exception e) when (!hardStop.IsCancellationRequested)
                     {
                         failures++;
                         health.Failed(LoopName, e.Message);

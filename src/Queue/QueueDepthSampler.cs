@@ -33,7 +33,7 @@ public sealed class QueueDepthSampler(NpgsqlDataSource dataSource, JobsdMetrics 
                     metrics.SetDepth(depth);
                     health.Passed(LoopName);
                 }
-                catch (Exception e) when (!ct.IsCancellationRequested && e is NpgsqlException or TimeoutException)
+                catch (Exception e) when (!ct.IsCancellationRequested)
                 {
                     health.Failed(LoopName, e.Message);
                 }

@@ -30,17 +30,22 @@ internal sealed class EngineHost : IAsyncDisposable
         ShutdownTimeout = TimeSpan.FromSeconds(2),
     };
 
+    /// <summary>Every log entry of this node, with its scope.</summary>
+    public CapturingLoggerProvider Logs { get; private init; } = null!;
+
     public static Task<EngineHost> StartAsync(TestDatabase db, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null, TimeProvider? clock = null) =>
         StartAsync(db.ConnectionString, db, configure, testKind, clock);
 
     public static async Task<EngineHost> StartAsync(string connectionString, TestDatabase? db = null, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null, TimeProvider? clock = null)
     {
+        var logs = new CapturingLoggerProvider();
         await using (var schema = NpgsqlDataSource.Create(connectionString))
         await using (var c = await schema.OpenConnectionAsync()) await c.ExecuteAsync(TestJob.Schema);
         var options = FastOptions();
         configure?.Invoke(options);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(logs);
         builder.Services.AddSingleton(clock ?? TimeProvider.System);
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         builder.Services.AddSingleton(new NodeIdentity());
@@ -58,7 +63,7 @@ internal sealed class EngineHost : IAsyncDisposable
         var engine = host.Services.GetRequiredService<QueueEngine>();
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!engine.IsStarted && DateTime.UtcNow < deadline) await Task.Delay(20);
-        return new EngineHost(host);
+        return new EngineHost(host) { Logs = logs };
     }
 
     public Task StopAsync() => _host.StopAsync();

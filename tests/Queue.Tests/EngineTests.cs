@@ -80,6 +80,20 @@ public sealed class EngineTests : DatabaseTest
     }
 
     [Fact]
+    public async Task Log_lines_written_while_a_job_runs_carry_its_id_kind_and_attempt()
+    {
+        await using var engine = await EngineHost.StartAsync(Db);
+        var (id, _) = await engine.Client.EnqueueAsync(new TestArgs("logged", FailAttempts: 1));
+        await Db.WaitForStateAsync(id, "succeeded");
+
+        var retry = Assert.Single(engine.Logs.Entries, e => e.Message.Contains($"Job {id} (test) attempt 1/10 failed", StringComparison.Ordinal));
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, retry.Level);
+        Assert.Equal(id, retry.Scope["JobId"]);
+        Assert.Equal("test", retry.Scope["Kind"]);
+        Assert.Equal(1, retry.Scope["Attempt"]);
+    }
+
+    [Fact]
     public async Task Exhausting_the_attempts_ends_failed_with_every_error_kept()
     {
         await using var engine = await EngineHost.StartAsync(Db);

@@ -6,7 +6,8 @@ namespace Jobsd.Queue.Maintenance;
 
 /// <summary>
 /// A maintenance service that runs a pass every <see cref="Interval"/> while this node leads.
-/// One failed pass never ends the loop; the log gets louder the longer passes keep failing.
+/// One failed pass never ends the loop, whatever it threw (a loop that died would vanish from
+/// loop health and leave its work undone); the log gets louder the longer passes keep failing.
 /// Passes are bounded (batches with a statement timeout), so a huge backlog is worked off
 /// over several passes instead of one long lock-holding statement.
 /// </summary>
@@ -44,7 +45,7 @@ public abstract partial class LeaderLoop(LeaderElector elector, LoopHealth healt
                     failures = 0;
                     health.Passed(Name);
                 }
-                catch (Exception e) when (!ct.IsCancellationRequested && e is NpgsqlException or TimeoutException)
+                catch (Exception e) when (!ct.IsCancellationRequested)
                 {
                     failures++;
                     health.Failed(Name, e.Message);
