@@ -44,7 +44,10 @@ create index jobs_claim_idx on queue.jobs (queue, priority, scheduled_at, id) wh
 create index jobs_scheduled_idx on queue.jobs (scheduled_at) where state = 'scheduled';
 create index jobs_processing_idx on queue.jobs (node) where state = 'processing';
 create index jobs_finished_idx on queue.jobs (finished_at) where state in ('succeeded', 'failed', 'deleted');
-create index jobs_state_idx on queue.jobs (state, queue, id desc);
+-- Operators list failed and deleted jobs newest first; other states have their own partial
+-- index above, and "all jobs" or "succeeded" read the primary key backwards. No full index
+-- on state: it would be written on every transition of every job.
+create index jobs_failed_deleted_idx on queue.jobs (state, id desc) where state in ('failed', 'deleted');
 -- A unique key is held only while its job is active; a finished job frees it.
 create unique index jobs_unique_key_idx on queue.jobs (kind, unique_key)
     where unique_key is not null and state in ('scheduled', 'enqueued', 'processing');
