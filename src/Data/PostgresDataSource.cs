@@ -17,6 +17,10 @@ public static class PostgresDataSource
         // enqueue throughput halves). jobsd leaves no session state behind (no plain SET, no temp
         // tables), so the reset buys nothing. Handlers must use SET LOCAL, not SET.
         if (!connectionString.Contains("No Reset On Close", StringComparison.OrdinalIgnoreCase)) builder.NoResetOnClose = true;
+        // The engine sends the same few statements thousands of times a second; prepared once
+        // per connection they skip parsing and planning. A connection string that sets
+        // Max Auto Prepare (e.g. 0 behind an old PgBouncer) wins.
+        if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase)) builder.MaxAutoPrepare = 32;
         tune?.Invoke(builder);
         return new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
     }
