@@ -144,6 +144,8 @@ public sealed partial class QueueEngine(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _claiming.Cancel();
+        // Still waiting for the database: nothing runs yet, so there is nothing to drain.
+        if (!_started) await _loops.CancelAsync();
         if (_run is not null) await _run.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ContinueWith(_ => { }, CancellationToken.None);
         if (!_started)
         {
