@@ -42,6 +42,8 @@ public static partial class JobsdHost
         AddServices(builder.Services, settings);
 
         var app = builder.Build();
+        var kindProblems = settings.Queue.ApplyKindOverrides(app.Services.GetRequiredService<JobRegistry>());
+        if (kindProblems.Count > 0) throw new ConfigurationException(kindProblems);
         // Listening starts now, so no measurement before the first scrape is lost.
         app.Services.GetRequiredService<PrometheusExporter>();
         app.UseMiddleware<RequestLoggingMiddleware>();

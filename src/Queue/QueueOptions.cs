@@ -59,6 +59,12 @@ public sealed class QueueOptions
     /// <summary>Longest an outcome waits to be batched. Default: 20 ms (short: a finished job should look finished).</summary>
     public TimeSpan CompleterFlushInterval { get; set; } = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>
+    /// Per-kind overrides of what the code registered (<c>Queue:Kinds:{kind}:{Queue,Timeout,MaxAttempts,RetryDelays}</c>),
+    /// so operators can tune a kind without a release. Default: none.
+    /// </summary>
+    public Dictionary<string, KindSettings> Kinds { get; set; } = [];
+
     public IEnumerable<string> Validate()
     {
         if (Queues.Count == 0) yield return "Queue:Queues: at least one queue is needed";
@@ -80,7 +86,47 @@ public sealed class QueueOptions
         }
         if (HeartbeatInterval * 2 >= NodeTimeout) yield return "Queue:HeartbeatInterval: must be less than half of Queue:NodeTimeout";
         if (CompleterBatchSize < 1) yield return "Queue:CompleterBatchSize: must be at least 1";
+        foreach (var (kind, k) in Kinds)
+        {
+            if (k.Queue is { } q && !System.Text.RegularExpressions.Regex.IsMatch(q, "^[a-z0-9][a-z0-9_.-]{0,63}$"))
+                yield return $"Queue:Kinds:{kind}:Queue: '{q}' is not a queue name";
+            if (k.Timeout is { } t && t <= TimeSpan.Zero) yield return $"Queue:Kinds:{kind}:Timeout: must be positive";
+            if (k.MaxAttempts is < 1) yield return $"Queue:Kinds:{kind}:MaxAttempts: must be at least 1";
+            if (k.RetryDelays is { } delays && (delays.Length == 0 || delays.Any(d => d < TimeSpan.Zero)))
+                yield return $"Queue:Kinds:{kind}:RetryDelays: give one or more non-negative durations";
+        }
     }
+
+    /// <summary>Applies <see cref="Kinds"/> to the registered kinds; returns a problem per configured kind that no handler is registered for.</summary>
+    public IReadOnlyList<string> ApplyKindOverrides(JobRegistry registry)
+    {
+        var problems = new List<string>();
+        foreach (var (kind, k) in Kinds)
+        {
+            if (!registry.TryGet(kind, out var registration))
+            {
+                problems.Add($"Queue:Kinds:{kind}: no handler is registered for kind '{kind}' (known: {string.Join(", ", registry.All.Select(r => r.Kind).Order())})");
+                continue;
+            }
+            var o = registration.Options;
+            if (k.Queue is { } queue) o.Queue = queue;
+            if (k.Timeout is { } timeout) o.Timeout = timeout;
+            if (k.MaxAttempts is { } attempts) o.MaxAttempts = attempts;
+            if (k.RetryDelays is { Length: > 0 } delays) o.RetryDelay = attempt => delays[Math.Min(attempt, delays.Length) - 1];
+        }
+        return problems;
+    }
+}
+
+/// <summary>Overrides for one kind; unset values keep what the code registered.</summary>
+public sealed class KindSettings
+{
+    public string? Queue { get; set; }
+    public TimeSpan? Timeout { get; set; }
+    public int? MaxAttempts { get; set; }
+
+    /// <summary>Delay before retry N is the N-th entry; the last repeats. No jitter: the operator chose the values.</summary>
+    public TimeSpan[]? RetryDelays { get; set; }
 }
 
 public sealed class QueueSettings

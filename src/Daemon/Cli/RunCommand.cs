@@ -17,7 +17,17 @@ public static class RunCommand
     {
         var settings = CliContext.LoadSettings(parse);
         if (settings is null) return ConfigurationException.ExitCode;
-        await using var app = JobsdHost.Build(settings);
+        WebApplication app;
+        try
+        {
+            app = JobsdHost.Build(settings);
+        }
+        catch (ConfigurationException e)
+        {
+            CliContext.ReportConfigurationProblems(e);
+            return ConfigurationException.ExitCode;
+        }
+        await using var _ = app;
         try
         {
             await app.RunAsync();
