@@ -303,6 +303,34 @@ public sealed class EngineTests : DatabaseTest
     }
 
     [Fact]
+    public async Task The_pruner_deletes_finished_jobs_past_their_states_retention_only()
+    {
+        await using var engine = await EngineHost.StartAsync(Db, o =>
+        {
+            o.PrunerInterval = TimeSpan.FromMilliseconds(100);
+            o.SucceededRetention = TimeSpan.FromHours(1);
+            o.FailedRetention = TimeSpan.FromDays(7);
+        });
+        var old = await Db.ScalarAsync("""
+            insert into queue.jobs (kind, state, finished_at) values
+                ('test', 'succeeded', now() - interval '2 hours'),
+                ('test', 'succeeded', now() - interval '10 minutes'),
+                ('test', 'failed', now() - interval '2 hours'),
+                ('test', 'failed', now() - interval '8 days')
+            returning 1
+            """);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await Db.ScalarAsync("select count(*) from queue.jobs where kind = 'test' and state in ('succeeded', 'failed')") > 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(25);
+        }
+        Assert.Equal(1, await Db.ScalarAsync("select count(*) from queue.jobs where state = 'succeeded' and finished_at > now() - interval '1 hour'"));
+        Assert.Equal(1, await Db.ScalarAsync("select count(*) from queue.jobs where state = 'failed' and finished_at > now() - interval '7 days'"));
+        Assert.Equal(2, await Db.ScalarAsync("select count(*) from queue.jobs where state in ('succeeded', 'failed')"));
+        Assert.Equal(1, old);
+    }
+
+    [Fact]
     public async Task A_late_completion_from_a_rescued_node_is_fenced_off()
     {
         await using var engine = await EngineHost.StartAsync(Db, o => o.Queues = new() { ["other"] = new QueueSettings() });

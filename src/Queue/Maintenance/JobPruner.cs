@@ -16,9 +16,7 @@ public sealed class JobPruner(NpgsqlDataSource dataSource, QueueOptions options,
 
     protected override async Task<int> RunPassAsync(CancellationToken ct)
     {
-        var total = 0;
-        int deleted;
-        do
+        var total = await InBatchesAsync(BatchSize, async () =>
         {
             await using var command = dataSource.CreateCommand(JobQueries.Prune);
             command.Parameters.AddWithValue("limit", BatchSize);
@@ -27,12 +25,8 @@ public sealed class JobPruner(NpgsqlDataSource dataSource, QueueOptions options,
             command.Parameters.AddWithValue("deleted", options.DeletedRetention);
             command.Parameters.AddWithValue("shortest", new[] { options.SucceededRetention, options.FailedRetention, options.DeletedRetention }.Min());
             command.CommandTimeout = 30;
-            deleted = await command.ExecuteNonQueryAsync(ct);
-            total += deleted;
-            // A pause between batches leaves room for the hot path.
-            if (deleted == BatchSize) await Task.Delay(TimeSpan.FromMilliseconds(50 + Random.Shared.Next(100)), ct);
-        }
-        while (deleted == BatchSize);
+            return await command.ExecuteNonQueryAsync(ct);
+        }, pause: true, ct);
 
         await using var stats = dataSource.CreateCommand("delete from queue.stats where minute < now() - @retention");
         stats.Parameters.AddWithValue("retention", StatsRetention);

@@ -21,26 +21,21 @@ public sealed partial class JobRescuer(NpgsqlDataSource dataSource, QueueOptions
 
     protected override async Task<int> RunPassAsync(CancellationToken ct)
     {
-        var total = 0;
-        int rescued;
-        do
+        var total = await InBatchesAsync(BatchSize, async () =>
         {
-            rescued = 0;
+            var rescued = 0;
             await using var command = dataSource.CreateCommand(JobQueries.Rescue);
             command.Parameters.AddWithValue("limit", BatchSize);
             command.Parameters.AddWithValue("nodeTimeout", options.NodeTimeout);
             command.CommandTimeout = 30;
-            await using (var reader = await command.ExecuteReaderAsync(ct))
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
             {
-                while (await reader.ReadAsync(ct))
-                {
-                    rescued++;
-                    JobRescued(_logger, reader.GetInt64(0), reader.IsDBNull(1) ? "(none)" : reader.GetString(1), reader.GetString(2));
-                }
+                rescued++;
+                JobRescued(_logger, reader.GetInt64(0), reader.IsDBNull(1) ? "(none)" : reader.GetString(1), reader.GetString(2));
             }
-            total += rescued;
-        }
-        while (rescued == BatchSize);
+            return rescued;
+        }, pause: false, ct);
 
         await using var forget = dataSource.CreateCommand("delete from queue.nodes where heartbeat_at < now() - @nodeTimeout");
         forget.Parameters.AddWithValue("nodeTimeout", options.NodeTimeout);

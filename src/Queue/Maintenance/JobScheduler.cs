@@ -13,20 +13,12 @@ public sealed class JobScheduler(NpgsqlDataSource dataSource, QueueOptions optio
     protected override string Name => "scheduler";
     protected override TimeSpan Interval => options.SchedulerInterval;
 
-    protected override async Task<int> RunPassAsync(CancellationToken ct)
+    protected override Task<int> RunPassAsync(CancellationToken ct) => InBatchesAsync(BatchSize, async () =>
     {
-        var total = 0;
-        int moved;
-        do
-        {
-            await using var command = dataSource.CreateCommand(JobQueries.EnqueueDue);
-            command.Parameters.AddWithValue("limit", BatchSize);
-            command.Parameters.AddWithValue("now", Clock.GetUtcNow());
-            command.CommandTimeout = 30;
-            moved = await command.ExecuteNonQueryAsync(ct);
-            total += moved;
-        }
-        while (moved == BatchSize);
-        return total;
-    }
+        await using var command = dataSource.CreateCommand(JobQueries.EnqueueDue);
+        command.Parameters.AddWithValue("limit", BatchSize);
+        command.Parameters.AddWithValue("now", Clock.GetUtcNow());
+        command.CommandTimeout = 30;
+        return await command.ExecuteNonQueryAsync(ct);
+    }, pause: false, ct);
 }

@@ -21,6 +21,24 @@ public abstract partial class LeaderLoop(LeaderElector elector, LoopHealth healt
     /// <summary>One pass; returns how many rows it handled (for the log).</summary>
     protected abstract Task<int> RunPassAsync(CancellationToken ct);
 
+    /// <summary>
+    /// Repeats <paramref name="batch"/> while it handles a full batch, so a backlog is worked off
+    /// in bounded statements; a short random pause between batches leaves room for the hot path.
+    /// </summary>
+    protected static async Task<int> InBatchesAsync(int batchSize, Func<Task<int>> batch, bool pause, CancellationToken ct)
+    {
+        var total = 0;
+        int handled;
+        do
+        {
+            handled = await batch();
+            total += handled;
+            if (pause && handled == batchSize) await Task.Delay(TimeSpan.FromMilliseconds(50 + Random.Shared.Next(100)), ct);
+        }
+        while (handled == batchSize);
+        return total;
+    }
+
     /// <summary>Run a pass now, outside the timer (tests, operators).</summary>
     public Task<int> RunOnceAsync(CancellationToken ct) => RunPassAsync(ct);
 
