@@ -34,9 +34,9 @@ internal sealed class EngineHost : IAsyncDisposable
     public CapturingLoggerProvider Logs { get; private init; } = null!;
 
     public static Task<EngineHost> StartAsync(TestDatabase db, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null, TimeProvider? clock = null) =>
-        StartAsync(db.ConnectionString, db, configure, testKind, clock);
+        StartAsync(db.ConnectionString, configure, testKind, clock);
 
-    public static async Task<EngineHost> StartAsync(string connectionString, TestDatabase? db = null, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null, TimeProvider? clock = null)
+    public static async Task<EngineHost> StartAsync(string connectionString, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null, TimeProvider? clock = null)
     {
         var logs = new CapturingLoggerProvider();
         await using (var schema = NpgsqlDataSource.Create(connectionString))

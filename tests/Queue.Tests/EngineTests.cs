@@ -311,7 +311,7 @@ public sealed class EngineTests : DatabaseTest
             o.SucceededRetention = TimeSpan.FromHours(1);
             o.FailedRetention = TimeSpan.FromDays(7);
         });
-        var old = await Db.ScalarAsync("""
+        await Db.ScalarAsync("""
             insert into queue.jobs (kind, state, finished_at) values
                 ('test', 'succeeded', now() - interval '2 hours'),
                 ('test', 'succeeded', now() - interval '10 minutes'),
@@ -327,7 +327,6 @@ public sealed class EngineTests : DatabaseTest
         Assert.Equal(1, await Db.ScalarAsync("select count(*) from queue.jobs where state = 'succeeded' and finished_at > now() - interval '1 hour'"));
         Assert.Equal(1, await Db.ScalarAsync("select count(*) from queue.jobs where state = 'failed' and finished_at > now() - interval '7 days'"));
         Assert.Equal(2, await Db.ScalarAsync("select count(*) from queue.jobs where state in ('succeeded', 'failed')"));
-        Assert.Equal(1, old);
     }
 
     [Fact]

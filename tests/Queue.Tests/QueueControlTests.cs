@@ -17,7 +17,6 @@ public sealed class QueueControlTests : DatabaseTest
         {
             await Db.WaitForStateAsync(other, "succeeded");
         }
-        await Task.Yield();
         Assert.Equal("enqueued", (await Db.JobAsync(id)).State);
 
         await engine.Client.ResumeQueueAsync("default");
