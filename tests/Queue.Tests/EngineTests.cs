@@ -335,7 +335,11 @@ public sealed class EngineTests : DatabaseTest
         await using var engine = await EngineHost.StartAsync(Db, o => o.Queues = new() { ["other"] = new QueueSettings() });
         var completer = engine.Services.GetRequiredService<BatchCompleter>();
         // The job was claimed by this node, then rescued and re-claimed by another node meanwhile.
-        var id = await Db.ScalarAsync("insert into queue.jobs (kind, args, state, attempt, node) values ('test', '{\"key\": \"x\"}', 'processing', 2, 'other-node') returning id");
+        // The other node is alive (fresh heartbeat), so the rescuer leaves its job alone.
+        var id = await Db.ScalarAsync("""
+            insert into queue.nodes (name, host, pid, version) values ('other-node', 'h', 1, 'x');
+            insert into queue.jobs (kind, args, state, attempt, node) values ('test', '{"key": "x"}', 'processing', 2, 'other-node') returning id
+            """);
         var stale = new ClaimedJob(id, "default", "test", "{}", 1, 10, DateTime.UtcNow, DateTime.UtcNow);
         var flushed = new TaskCompletionSource<IReadOnlyList<JobOutcome>>(TaskCreationOptions.RunContinuationsAsynchronously);
         completer.Recorded += written => flushed.TrySetResult(written);
