@@ -33,6 +33,14 @@ internal static class JobQueries
     /// it is still processing on this node in the same attempt, so a late finisher never
     /// overwrites a job that was rescued meanwhile. Per-minute stats are counted in the same
     /// round trip.
+    /// <para>
+    /// The fence is wrapped in <c>is true</c> so the planner can neither match it to
+    /// jobs_processing_idx nor use it as an index condition. Statistics taken while few jobs
+    /// were processing make that index look like one row; a cached generic plan then scans all
+    /// of this node's processing jobs once per outcome — quadratic, and self-reinforcing, since a
+    /// slower completer leaves more jobs processing. Driving by primary key costs the same at
+    /// any backlog.
+    /// </para>
     /// </summary>
     public const string Complete = """
         with input as (
@@ -50,7 +58,7 @@ internal static class JobQueries
                 reason = case when i.state = 'deleted' then coalesce(j.reason, i.reason) else coalesce(i.reason, j.reason) end,
                 node = case when i.state in ('scheduled', 'enqueued') then null else j.node end
             from input i
-            where j.id = i.id and j.attempt = i.attempt and j.node = @node and j.state = 'processing'
+            where j.id = i.id and (j.attempt = i.attempt and j.node = @node and j.state = 'processing') is true
             returning j.id, j.queue, j.kind, j.state
         ),
         counted as (
@@ -70,7 +78,7 @@ internal static class JobQueries
         with done as (
             update queue.jobs
             set state = 'succeeded', finished_at = now()
-            where id = @id and attempt = @attempt and node = @node and state = 'processing'
+            where id = @id and (attempt = @attempt and node = @node and state = 'processing') is true
             returning queue, kind
         ),
         counted as (
