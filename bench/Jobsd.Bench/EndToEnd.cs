@@ -44,8 +44,7 @@ public sealed partial class EndToEnd(BenchSettings settings)
         foreach (var nodes in new[] { 1, 2 })
         {
             await TruncateAsync(dataSource);
-            await client.EnqueueManyAsync(Enumerable.Range(0, settings.Jobs).Select(_ => new NoopArgs()));
-            var (rate, rss) = await DrainAsync(connectionString, dataSource, nodes);
+            var (rate, rss) = await DrainAsync(connectionString, dataSource, client, nodes);
             _results.Add($"process {settings.Jobs} noop jobs, {nodes} node(s) × {DrainWorkers} workers", rate, "jobs/s", true);
             if (nodes == 1) _results.Add("RSS while draining (max, 1 node)", rss, "MB");
         }
@@ -55,29 +54,49 @@ public sealed partial class EndToEnd(BenchSettings settings)
         return _results;
     }
 
-    private async Task<(double Rate, double MaxRssMb)> DrainAsync(string connectionString, NpgsqlDataSource dataSource, int nodes)
+    /// <summary>
+    /// Steady-state processing: the nodes first drain a warm-up batch (JIT tiering, pools, plan
+    /// caches), then the measured jobs arrive in one COPY. The rate comes from the measured
+    /// jobs' own timestamps (first start to last finish), so neither process start-up nor this
+    /// poll's interval counts; the poll itself uses the partial indexes, not a table scan.
+    /// </summary>
+    private async Task<(double Rate, double MaxRssMb)> DrainAsync(string connectionString, NpgsqlDataSource dataSource, JobClient client, int nodes)
     {
         var processes = new List<Process>();
-        var sw = Stopwatch.StartNew();
         for (var i = 0; i < nodes; i++) processes.Add(StartJobsd(connectionString, workers: DrainWorkers));
         double maxRss = 0;
         try
         {
-            while (true)
-            {
-                var left = await ScalarAsync(dataSource, "select count(*) from queue.jobs where state <> 'succeeded'");
-                maxRss = Math.Max(maxRss, RssMb(processes[0]));
-                if (left == 0) break;
-                await Task.Delay(20);
-            }
-            // Throughput from the jobs' own timestamps: first start to last finish, no process start-up.
+            await client.EnqueueManyAsync(Enumerable.Range(0, WarmupJobs).Select(_ => new NoopArgs()));
+            await WaitDrainedAsync(dataSource, () => { });
+            var firstMeasured = await ScalarAsync(dataSource, "select coalesce(max(id), 0) + 1 from queue.jobs");
+            await client.EnqueueManyAsync(Enumerable.Range(0, settings.Jobs).Select(_ => new NoopArgs()));
+            await WaitDrainedAsync(dataSource, () => maxRss = Math.Max(maxRss, RssMb(processes[0])));
+            var failed = await ScalarAsync(dataSource, "select count(*) from queue.jobs where state <> 'succeeded'");
+            if (failed > 0) throw new InvalidOperationException($"{failed} jobs did not succeed");
             await using var c = await dataSource.OpenConnectionAsync();
-            await using var cmd = new NpgsqlCommand("select count(*) / extract(epoch from max(finished_at) - min(started_at)) from queue.jobs", c);
+            await using var cmd = new NpgsqlCommand(
+                "select count(*) / extract(epoch from max(finished_at) - min(started_at)) from queue.jobs where id >= @first", c);
+            cmd.Parameters.AddWithValue("first", firstMeasured);
             return (Convert.ToDouble(await cmd.ExecuteScalarAsync(), CultureInfo.InvariantCulture), maxRss);
         }
         finally
         {
             foreach (var p in processes) await StopAsync(p);
+        }
+    }
+
+    private const int WarmupJobs = 5_000;
+
+    private static async Task WaitDrainedAsync(NpgsqlDataSource dataSource, Action sample)
+    {
+        const string busy = "select count(*) from (select 1 from queue.jobs where state in ('enqueued', 'processing') limit 1) x";
+        var deadline = DateTime.UtcNow.AddMinutes(10);
+        while (await ScalarAsync(dataSource, busy) > 0)
+        {
+            sample();
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("the nodes did not drain the queue within 10 minutes");
+            await Task.Delay(100);
         }
     }
 
