@@ -9,6 +9,7 @@ using Jobsd.Data;
 using Jobsd.Data.Migrations;
 using Jobsd.Queue;
 using Jobsd.Queue.Health;
+using Jobsd.Queue.Recurring;
 using Npgsql;
 using Serilog.Extensions.Logging;
 
@@ -43,7 +44,8 @@ public static partial class JobsdHost
 
         var app = builder.Build();
         var kindProblems = settings.Queue.ApplyKindOverrides(app.Services.GetRequiredService<JobRegistry>());
-        if (kindProblems.Count > 0) throw new ConfigurationException(kindProblems);
+        var recurringProblems = app.Services.GetRequiredService<RecurringCatalog>().Validate(app.Services.GetRequiredService<JobRegistry>());
+        if (kindProblems.Count > 0 || recurringProblems.Count > 0) throw new ConfigurationException([.. kindProblems, .. recurringProblems]);
         // Listening starts now, so no measurement before the first scrape is lost.
         app.Services.GetRequiredService<PrometheusExporter>();
         app.UseMiddleware<RequestLoggingMiddleware>();
@@ -70,6 +72,15 @@ public static partial class JobsdHost
         services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.Queue.ShutdownTimeout + TimeSpan.FromSeconds(20));
         var listen = settings.ListenConnectionString is { } l ? PostgresDataSource.Create(l, settings.Database.Password, "jobsd-listen") : null;
         services.AddJobsdQueue(settings.Queue, listen);
+        var catalog = QueueServiceCollectionExtensions.Catalog(services);
+        foreach (var definition in settings.Recurring)
+        {
+            if (catalog.All.Any(d => d.Name == definition.Name))
+            {
+                throw new ConfigurationException([$"Recurring:{definition.Name}: a recurring job of that name is already defined in code; pick another name"]);
+            }
+            catalog.Add(definition);
+        }
         services.AddSingleton(new SystemdNotifier(Environment.GetEnvironmentVariable));
 
         services.AddSingleton<PrometheusExporter>();

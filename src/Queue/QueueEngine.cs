@@ -1,6 +1,7 @@
 using Jobsd.Data;
 using Jobsd.Queue.Health;
 using Jobsd.Queue.Maintenance;
+using Jobsd.Queue.Recurring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -55,6 +56,8 @@ public sealed partial class QueueEngine(
             var heartbeat = services.GetRequiredService<NodeHeartbeat>();
             var queues = QueuesToServe();
             await RegisterWithRetryAsync(heartbeat, queues, ct);
+            var synchronizer = services.GetRequiredService<RecurringSynchronizer>();
+            await WithRetryAsync(() => synchronizer.SyncAsync(ct), ct);
 
             var executor = services.GetRequiredService<JobExecutor>();
             _completer = services.GetRequiredService<BatchCompleter>();
@@ -88,6 +91,7 @@ public sealed partial class QueueEngine(
             Start(() => services.GetRequiredService<JobScheduler>().RunAsync(ct));
             Start(() => services.GetRequiredService<JobRescuer>().RunAsync(ct));
             Start(() => services.GetRequiredService<JobPruner>().RunAsync(ct));
+            Start(() => services.GetRequiredService<CronEnqueuer>().RunAsync(ct));
             Start(() => services.GetRequiredService<CancelWatcher>().RunAsync(ct));
             Start(() => services.GetRequiredService<QueueDepthSampler>().RunAsync(ct));
             services.GetRequiredService<JobsdMetrics>().ObserveWorkers(() => _producers.Values.Select(p => (p.Queue, p.Busy, p.Workers)));
@@ -112,14 +116,18 @@ public sealed partial class QueueEngine(
         return queues;
     }
 
-    private async Task RegisterWithRetryAsync(NodeHeartbeat heartbeat, Dictionary<string, int> queues, CancellationToken ct)
+    private Task RegisterWithRetryAsync(NodeHeartbeat heartbeat, Dictionary<string, int> queues, CancellationToken ct) =>
+        WithRetryAsync(() => heartbeat.RegisterAsync(queues, ct), ct);
+
+    /// <summary>A start-up step that needs the database: retried with backoff until it succeeds or the node stops.</summary>
+    private async Task WithRetryAsync(Func<Task> step, CancellationToken ct)
     {
         var delay = TimeSpan.FromMilliseconds(500);
         while (true)
         {
             try
             {
-                await heartbeat.RegisterAsync(queues, ct);
+                await step();
                 return;
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException && !ct.IsCancellationRequested)
@@ -199,7 +207,7 @@ public sealed partial class QueueEngine(
     [LoggerMessage(EventId = 5804, Level = LogLevel.Information, Message = "Engine stopped; node {Node} removed")]
     private static partial void EngineStopped(ILogger logger, string node);
 
-    [LoggerMessage(EventId = 5805, Level = LogLevel.Warning, Message = "Registering this node failed: {Error}; retrying")]
+    [LoggerMessage(EventId = 5805, Level = LogLevel.Warning, Message = "A start-up step (node registration, recurring sync) failed: {Error}; retrying")]
     private static partial void RegisterFailed(ILogger logger, string error);
 
     [LoggerMessage(EventId = 5806, Level = LogLevel.Warning, Message = "Could not resign or remove the node row while stopping: {Error}; it expires by itself")]

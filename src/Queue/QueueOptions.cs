@@ -59,6 +59,15 @@ public sealed class QueueOptions
     /// <summary>Longest an outcome waits to be batched. Default: 20 ms (short: a finished job should look finished).</summary>
     public TimeSpan CompleterFlushInterval { get; set; } = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>How often the leader looks for due recurring jobs. Default: 1 s (an every-second schedule needs no less).</summary>
+    public TimeSpan RecurringInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// A recurring fire found later than this counts as missed (downtime, a leader change) and
+    /// follows the job's misfire policy; a fire found sooner is simply on time. Default: 1 min.
+    /// </summary>
+    public TimeSpan MisfireThreshold { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>
     /// Per-kind overrides of what the code registered (<c>Queue:Kinds:{kind}:{Queue,Timeout,MaxAttempts,RetryDelays}</c>),
     /// so operators can tune a kind without a release. Default: none.
@@ -80,6 +89,7 @@ public sealed class QueueOptions
                      ("PollInterval", PollInterval), ("FetchCooldown", FetchCooldown), ("ShutdownTimeout", ShutdownTimeout), ("NodeTimeout", NodeTimeout),
                      ("HeartbeatInterval", HeartbeatInterval), ("LeaderTtl", LeaderTtl), ("SchedulerInterval", SchedulerInterval),
                      ("RescuerInterval", RescuerInterval), ("PrunerInterval", PrunerInterval), ("CompleterFlushInterval", CompleterFlushInterval),
+                     ("RecurringInterval", RecurringInterval), ("MisfireThreshold", MisfireThreshold),
                  })
         {
             if (value <= TimeSpan.Zero) yield return $"Queue:{key}: must be positive";

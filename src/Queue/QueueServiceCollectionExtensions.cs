@@ -1,6 +1,7 @@
 using Jobsd.Data;
 using Jobsd.Queue.Health;
 using Jobsd.Queue.Maintenance;
+using Jobsd.Queue.Recurring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
@@ -34,6 +35,10 @@ public static class QueueServiceCollectionExtensions
         services.AddSingleton<JobScheduler>();
         services.AddSingleton<JobRescuer>();
         services.AddSingleton<JobPruner>();
+        Catalog(services);
+        services.AddSingleton(sp => new RecurringClient(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<RecurringSynchronizer>();
+        services.AddSingleton<CronEnqueuer>();
         services.AddSingleton<CancelWatcher>();
         services.AddSingleton<QueueEngine>();
         services.AddHostedService(sp => sp.GetRequiredService<QueueEngine>());
@@ -51,6 +56,29 @@ public static class QueueServiceCollectionExtensions
         Registry(services).Add<THandler, TArgs>(options);
         services.TryAddScoped<THandler>();
         return services;
+    }
+
+    /// <summary>
+    /// Defines a recurring job in code: <paramref name="args"/> of <typeparamref name="TArgs"/>'s
+    /// kind, enqueued on <paramref name="cron"/> (validated at start-up; a bad one stops the node
+    /// with exit code 78). <paramref name="configure"/> adjusts zone, queue and policies.
+    /// </summary>
+    public static IServiceCollection AddRecurring<TArgs>(this IServiceCollection services, string name, string cron, TArgs args,
+        Func<RecurringDefinition, RecurringDefinition>? configure = null) where TArgs : IJobArgs
+    {
+        var definition = new RecurringDefinition(name, cron, TArgs.Kind, JobArgsJson.Serialize(args), RecurringSource.Code);
+        Catalog(services).Add(configure is null ? definition : configure(definition) with { Source = RecurringSource.Code });
+        return services;
+    }
+
+    /// <summary>The catalog of recurring definitions, created on first use (configuration adds to it too).</summary>
+    public static RecurringCatalog Catalog(IServiceCollection services)
+    {
+        var existing = services.FirstOrDefault(d => d.ServiceType == typeof(RecurringCatalog))?.ImplementationInstance as RecurringCatalog;
+        if (existing is not null) return existing;
+        var catalog = new RecurringCatalog();
+        services.AddSingleton(catalog);
+        return catalog;
     }
 
     private static JobRegistry Registry(IServiceCollection services)

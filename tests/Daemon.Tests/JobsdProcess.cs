@@ -56,7 +56,15 @@ internal sealed class JobsdProcess : IAsyncDisposable
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cts.Token);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Say what the process was doing, so a hang in CI can be diagnosed from the log.
+            throw new TimeoutException($"jobsd did not exit within {timeout}.\nstdout:\n{Stdout}\nstderr:\n{Stderr}");
+        }
         _process.WaitForExit(); // drains the redirected streams
         return _process.ExitCode;
     }

@@ -31,6 +31,8 @@ public sealed class CliContext : IAsyncDisposable
 
     public JobMonitor Monitor => new(DataSource);
 
+    public Jobsd.Queue.Recurring.RecurringClient Recurring => new(DataSource, TimeProvider.System);
+
     public string Database => PostgresDataSource.SafeDescription(Settings.Database.ConnectionString);
 
     public MigrationRunner Migrator(bool quiet = false) => new(DataSource,

@@ -17,6 +17,7 @@ public static class JobsdCommandLine
             EnqueueCommand.Create(),
             JobsCommand.Create(),
             QueuesCommand.Create(),
+            RecurringCommand.Create(),
         };
         root.SetAction(RunCommand.RunAsync);
         return root;
@@ -25,5 +26,6 @@ public static class JobsdCommandLine
     public static Task<int> InvokeAsync(string[] args) =>
         // The host handles SIGTERM/SIGINT itself (graceful stop within its shutdown timeout);
         // System.CommandLine's own handler would cut that short.
-        Build().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+        // No response files: "@daily" is a cron macro, not a file of arguments.
+        Build().Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null }).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
 }

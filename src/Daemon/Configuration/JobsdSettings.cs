@@ -15,7 +15,7 @@ public sealed class JobsdSettings
 
     /// <summary>Top-level sections jobsd knows; a different one is reported as a likely typo.</summary>
     private static readonly string[] KnownSections =
-        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue"];
+        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue", "Recurring"];
 
     public required IConfiguration Configuration { get; init; }
     public required IReadOnlyList<string> Files { get; init; }
@@ -23,6 +23,9 @@ public sealed class JobsdSettings
     public required LoggingSettings Logging { get; init; }
     public required string Urls { get; init; }
     public required QueueOptions Queue { get; init; }
+
+    /// <summary>Recurring jobs defined in configuration (<c>Recurring:{name}</c>). Default: none.</summary>
+    public required IReadOnlyList<Jobsd.Queue.Recurring.RecurringDefinition> Recurring { get; init; }
 
     /// <summary><c>ConnectionStrings:PostgresListen</c>: a direct connection for LISTEN when the main one goes through a transaction pooler. Default: none (LISTEN on the main one).</summary>
     public string? ListenConnectionString { get; init; }
@@ -73,6 +76,8 @@ public sealed class JobsdSettings
             }
         }
 
+        var recurring = RecurringSettings.Read(configuration, problems);
+
         var urls = configuration["Urls"] is { Length: > 0 } configured ? configured : DefaultUrls;
         ValidateUrls(urls, problems);
 
@@ -85,6 +90,7 @@ public sealed class JobsdSettings
             Logging = logging,
             Urls = urls,
             Queue = queue,
+            Recurring = recurring,
             ListenConnectionString = string.IsNullOrEmpty(listen) ? null : listen,
             Warnings = warnings,
         };
