@@ -93,4 +93,34 @@ public sealed class RecurringProcessTests : DatabaseTest
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("cron '0 0 30 2 *': can never fire", bad.Stderr);
     }
+
+    [Fact]
+    public async Task Recurring_set_defines_a_job_and_refuses_bad_input_with_the_same_messages_as_configuration()
+    {
+        await using (var c = await Db.DataSource.OpenConnectionAsync())
+        {
+            await c.ExecuteAsync("insert into queue.kinds (kind, queue, max_attempts, node) values ('noop', 'default', 10, 'n')");
+        }
+        var env = Environment();
+        var badCron = await JobsdProcess.RunAsync(["recurring", "set", "nightly", "0 0 30 2 *", "noop"], env);
+        Assert.Equal(2, badCron.ExitCode);
+        Assert.Contains("recurring job 'nightly': cron '0 0 30 2 *': can never fire", badCron.Stderr);
+        var badKind = await JobsdProcess.RunAsync(["recurring", "set", "nightly", "@daily", "nosuch"], env);
+        Assert.Contains("recurring job 'nightly': unknown kind 'nosuch'; known kinds: noop", badKind.Stderr);
+        var badZone = await JobsdProcess.RunAsync(["recurring", "set", "nightly", "@daily", "noop", "--tz", "Nowhere/Land"], env);
+        Assert.Contains("unknown time zone 'Nowhere/Land'", badZone.Stderr);
+        var badPolicy = await JobsdProcess.RunAsync(["recurring", "set", "nightly", "@daily", "noop", "--misfire", "later"], env);
+        Assert.Contains("--misfire: 'later' is not one of once, all, skip", badPolicy.Stderr);
+        await using (var c = await Db.DataSource.OpenConnectionAsync())
+        {
+            Assert.Equal(0, await c.ExecuteScalarAsync<long>("select count(*) from queue.recurring"));
+        }
+
+        var set = await JobsdProcess.RunAsync(["recurring", "set", "nightly", "30 2 * * *", "noop", "--tz", "America/New_York", "--args", "{\"sleep_ms\": 5}", "--overlap", "skip"], env);
+        Assert.Equal(0, set.ExitCode);
+        Assert.Matches(@"recurring job nightly: set; next run \d{4}-\d\d-\d\dT02:30:00-0[45]:00", set.Stdout);
+        await using var check = await Db.DataSource.OpenConnectionAsync();
+        var row = await check.QuerySingleAsync<(string Source, string Overlap, string Args)>("select source, overlap, args::text from queue.recurring where name = 'nightly'");
+        Assert.Equal(("api", "skip", "{\"sleep_ms\": 5}"), row);
+    }
 }

@@ -12,6 +12,11 @@ public static class RecurringCommand
     private static readonly Option<string> Zone = new("--tz") { Description = "IANA time zone (default UTC)", DefaultValueFactory = _ => "UTC" };
     private static readonly Option<string?> From = new("--from") { Description = "Start after this time (ISO 8601; default now)" };
     private static readonly Option<int> Count = new("--count") { Description = "How many fire times (default 5)", DefaultValueFactory = _ => 5 };
+    private static readonly Argument<string> Kind = new("kind") { Description = "The job kind each fire enqueues" };
+    private static readonly Option<string> Args = new("--args") { Description = "Args as a JSON object with snake_case names", DefaultValueFactory = _ => "{}" };
+    private static readonly Option<string?> QueueName = new("--queue") { Description = "Queue (default: the kind's queue)" };
+    private static readonly Option<string> Misfire = new("--misfire") { Description = "once | all | skip (default once)", DefaultValueFactory = _ => "once" };
+    private static readonly Option<string> Overlap = new("--overlap") { Description = "allow | skip (default allow)", DefaultValueFactory = _ => "allow" };
 
     public static Command Create()
     {
@@ -41,9 +46,43 @@ public static class RecurringCommand
             return Report(name, id is null ? RecurringActionResult.NotFound : RecurringActionResult.Done, $"triggered: job {id}");
         }));
 
+        var set = new Command("set", "Define or change a recurring job (source api: start-up synchronisation leaves it alone)")
+        {
+            Name, Cron, Kind, Args, Zone, QueueName, Misfire, Overlap,
+        };
+        set.SetAction((parse, ct) => JobsCommand.WithCliAsync(parse, async cli =>
+        {
+            var name = parse.GetValue(Name)!;
+            var problems = new List<string>();
+            var misfire = Policy<MisfirePolicy>(parse.GetValue(Misfire)!, "--misfire", problems);
+            var overlap = Policy<OverlapPolicy>(parse.GetValue(Overlap)!, "--overlap", problems);
+            var args = parse.GetValue(Args)!;
+            try
+            {
+                if (System.Text.Json.Nodes.JsonNode.Parse(args) is not System.Text.Json.Nodes.JsonObject) problems.Add("--args: must be a JSON object");
+            }
+            catch (System.Text.Json.JsonException e)
+            {
+                problems.Add($"--args: not valid JSON: {e.Message}");
+            }
+            if (problems.Count == 0)
+            {
+                problems.AddRange(await cli.Recurring.DefineAsync(new RecurringDefinition(name, parse.GetValue(Cron)!, parse.GetValue(Kind)!, args,
+                    RecurringSource.Api, parse.GetValue(Zone)!, parse.GetValue(QueueName), Misfire: misfire, Overlap: overlap), ct: ct));
+            }
+            if (problems.Count > 0)
+            {
+                foreach (var problem in problems) await Console.Error.WriteLineAsync($"jobsd: recurring set: {problem}");
+                return 2;
+            }
+            var defined = await cli.Recurring.GetAsync(name, ct);
+            Console.WriteLine($"recurring job {name}: set; next run {(defined?.NextRunLocal is { } n ? CronSchedule.Format(n) : "-")}");
+            return 0;
+        }));
+
         return new Command("recurring", "Inspect and steer recurring (cron) jobs")
         {
-            next, list, trigger,
+            next, list, set, trigger,
             Action("pause", "Stop firing until resumed (a running job continues)", (c, n, ct) => c.PauseAsync(n, ct), "paused"),
             Action("resume", "Fire again from the next occurrence (what fell in the pause is not caught up)", (c, n, ct) => c.ResumeAsync(n, ct), "resumed"),
             Action("remove", "Delete the schedule (its jobs stay; one defined in code or configuration returns at the next start)", (c, n, ct) => c.RemoveAsync(n, ct), "removed"),
@@ -70,6 +109,13 @@ public static class RecurringCommand
         }
         Console.WriteLine($"recurring job {name}: {done}");
         return 0;
+    }
+
+    private static T Policy<T>(string text, string option, List<string> problems) where T : struct, Enum
+    {
+        if (Enum.TryParse<T>(text, ignoreCase: true, out var value) && Enum.IsDefined(value) && !int.TryParse(text, out _)) return value;
+        problems.Add($"{option}: '{text}' is not one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}");
+        return default;
     }
 
     private static int Next(ParseResult parse)

@@ -97,6 +97,29 @@ public sealed class RecurringClient(NpgsqlDataSource dataSource, TimeProvider cl
     }
 
     /// <summary>
+    /// Defines (or redefines) a job through the API or CLI: validated like a configured one,
+    /// except that the kind must be one some node has registered (queue.kinds) — this process
+    /// may not run it. With a <paramref name="registry"/> (inside a node) the args must bind
+    /// too. Returns the problems, each naming the job; nothing is written unless there are none.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> DefineAsync(RecurringDefinition definition, JobRegistry? registry = null, CancellationToken ct = default)
+    {
+        definition = definition with { Source = RecurringSource.Api };
+        var problems = definition.Validate(registry is not null && registry.TryGet(definition.Kind, out _) ? registry : null, argsFromConfiguration: false, out var canonical).ToList();
+        if (problems.Count == 0)
+        {
+            var known = await KnownKindsAsync(ct);
+            if (!known.Contains(definition.Kind, StringComparer.Ordinal))
+            {
+                problems.Add($"recurring job '{definition.Name}': unknown kind '{definition.Kind}'; known kinds: {(known.Count == 0 ? "(none: no node has started yet)" : string.Join(", ", known))}");
+            }
+        }
+        if (problems.Count > 0) return problems;
+        await UpsertAsync(definition with { ArgsJson = canonical }, ct: ct);
+        return [];
+    }
+
+    /// <summary>
     /// Enqueues a run now, outside the schedule (its own unique key, so it never collides with
     /// a scheduled fire). The schedule is unchanged; overlap skip counts this run as the previous one.
     /// Returns the job id, or null when no such recurring job exists.
