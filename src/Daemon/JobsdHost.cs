@@ -1,3 +1,4 @@
+using Jobsd.Daemon.Api;
 using Jobsd.Daemon.Configuration;
 using Jobsd.Daemon.Health;
 using Jobsd.Daemon.Logging;
@@ -51,6 +52,8 @@ public static partial class JobsdHost
         app.UseMiddleware<RequestLoggingMiddleware>();
         app.MapJobsdHealth();
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapJobsdApi();
+        app.MapOpenApi("/api/openapi.json");
         app.MapGet("/", () => Results.Text($"jobsd {Version}\nliveness: /healthz\nreadiness: /readyz\n"));
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Jobsd.Daemon");
@@ -84,6 +87,15 @@ public static partial class JobsdHost
         services.AddSingleton(new SystemdNotifier(Environment.GetEnvironmentVariable));
 
         services.AddSingleton<PrometheusExporter>();
+        services.AddSingleton(settings.Api);
+        services.AddSingleton<ApiKeys>();
+        services.AddProblemDetails();
+        services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "jobsd API";
+            document.Info.Version = Version;
+            return Task.CompletedTask;
+        }));
         services.AddHostedService<DatabaseBootstrapper>();
         services.AddHostedService<SystemdNotifyService>();
         services.AddJobsdHealthChecks();

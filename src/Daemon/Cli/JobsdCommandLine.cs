@@ -18,6 +18,7 @@ public static class JobsdCommandLine
             JobsCommand.Create(),
             QueuesCommand.Create(),
             RecurringCommand.Create(),
+            ApiKeyCommand.Create(),
         };
         root.SetAction(RunCommand.RunAsync);
         return root;

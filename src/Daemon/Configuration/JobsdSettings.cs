@@ -15,7 +15,7 @@ public sealed class JobsdSettings
 
     /// <summary>Top-level sections jobsd knows; a different one is reported as a likely typo.</summary>
     private static readonly string[] KnownSections =
-        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue", "Recurring"];
+        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue", "Recurring", "Api"];
 
     public required IConfiguration Configuration { get; init; }
     public required IReadOnlyList<string> Files { get; init; }
@@ -23,6 +23,8 @@ public sealed class JobsdSettings
     public required LoggingSettings Logging { get; init; }
     public required string Urls { get; init; }
     public required QueueOptions Queue { get; init; }
+
+    public required ApiSettings Api { get; init; }
 
     /// <summary>Recurring jobs defined in configuration (<c>Recurring:{name}</c>). Default: none.</summary>
     public required IReadOnlyList<Jobsd.Queue.Recurring.RecurringDefinition> Recurring { get; init; }
@@ -77,6 +79,8 @@ public sealed class JobsdSettings
         }
 
         var recurring = RecurringSettings.Read(configuration, problems);
+        var api = SettingsBinder.Bind<ApiSettings>(configuration, ApiSettings.Section, problems);
+        problems.AddRange(api.Validate());
 
         var urls = configuration["Urls"] is { Length: > 0 } configured ? configured : DefaultUrls;
         ValidateUrls(urls, problems);
@@ -91,6 +95,7 @@ public sealed class JobsdSettings
             Urls = urls,
             Queue = queue,
             Recurring = recurring,
+            Api = api,
             ListenConnectionString = string.IsNullOrEmpty(listen) ? null : listen,
             Warnings = warnings,
         };
