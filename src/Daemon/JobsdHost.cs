@@ -1,5 +1,7 @@
 using Jobsd.Daemon.Api;
 using Jobsd.Daemon.Configuration;
+using Jobsd.Daemon.Dashboard;
+using Microsoft.AspNetCore.HttpOverrides;
 using Jobsd.Daemon.Health;
 using Jobsd.Daemon.Logging;
 using Jobsd.Daemon.Metrics;
@@ -49,17 +51,29 @@ public static partial class JobsdHost
         if (kindProblems.Count > 0 || recurringProblems.Count > 0) throw new ConfigurationException([.. kindProblems, .. recurringProblems]);
         // Listening starts now, so no measurement before the first scrape is lost.
         app.Services.GetRequiredService<PrometheusExporter>();
+        if (settings.TrustedProxies.Count > 0)
+        {
+            var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedPrefix };
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in settings.TrustedProxies) forwarded.KnownProxies.Add(proxy);
+            app.UseForwardedHeaders(forwarded);
+        }
         app.UseMiddleware<RequestLoggingMiddleware>();
         app.MapJobsdHealth();
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapJobsdApi();
         app.MapOpenApi("/api/openapi.json");
-        app.MapGet("/", () => Results.Text($"jobsd {Version}\nliveness: /healthz\nreadiness: /readyz\n"));
+        app.MapJobsdDashboard(settings.Dashboard);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Jobsd.Daemon");
         Starting(logger, Version, PostgresDataSource.SafeDescription(settings.Database.ConnectionString), settings.Urls,
             string.Join(", ", settings.Files), settings.Logging.Effective(Environment.GetEnvironmentVariable).ToString().ToLowerInvariant(), settings.Database.MigrateOnStart);
         foreach (var warning in settings.Warnings) ConfigurationWarning(logger, warning);
+        if (settings.Dashboard.Access == Dashboard.DashboardAccess.Open)
+        {
+            ConfigurationWarning(logger, "Dashboard:Access is open: anyone who can reach " + settings.Urls + " can see and steer every job" + (settings.Dashboard.ReadOnly ? " (read-only)" : ""));
+        }
         return app;
     }
 
@@ -88,6 +102,14 @@ public static partial class JobsdHost
 
         services.AddSingleton<PrometheusExporter>();
         services.AddSingleton(settings.Api);
+        services.AddSingleton(settings.Dashboard);
+        services.AddAntiforgery(o =>
+        {
+            o.Cookie.Name = "jobsd_antiforgery";
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.FormFieldName = "__token";
+            o.SuppressXFrameOptionsHeader = true; // the dashboard sets its own, stricter headers
+        });
         services.AddSingleton<ApiKeys>();
         services.AddProblemDetails();
         services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>

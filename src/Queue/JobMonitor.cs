@@ -31,7 +31,8 @@ public sealed class JobDetail
 
 public sealed record QueueSummary(string Queue, bool Paused, long Scheduled, long Enqueued, long Processing, long Succeeded, long Failed, long Deleted);
 
-public sealed record JobFilter(string? State = null, string? Queue = null, string? Kind = null, int Limit = 50, long? BeforeId = null);
+/// <param name="ArgsContains">A JSON object the args must contain (jsonb <c>@&gt;</c>), e.g. <c>{"build_job_id": "…"}</c>.</param>
+public sealed record JobFilter(string? State = null, string? Queue = null, string? Kind = null, int Limit = 50, long? BeforeId = null, long? Id = null, string? ArgsContains = null);
 
 /// <summary>
 /// Read-only views for operators (CLI, dashboard, API), kept apart from the engine's hot path
@@ -56,9 +57,11 @@ public sealed class JobMonitor(NpgsqlDataSource dataSource)
               and (@queue::text is null or queue = @queue)
               and (@kind::text is null or kind = @kind)
               and (@before::bigint is null or id < @before)
+              and (@id::bigint is null or id = @id)
+              and (@args::jsonb is null or args @> @args::jsonb)
             order by id desc
             limit @limit
-            """, new { state = filter.State, queue = filter.Queue, kind = filter.Kind, before = filter.BeforeId, limit = Math.Clamp(filter.Limit, 1, 1000) },
+            """, new { state = filter.State, queue = filter.Queue, kind = filter.Kind, before = filter.BeforeId, id = filter.Id, args = filter.ArgsContains, limit = Math.Clamp(filter.Limit, 1, 1000) },
             cancellationToken: ct));
         return rows.ToList();
     }

@@ -19,6 +19,9 @@ public sealed partial class NodeHeartbeat(NpgsqlDataSource dataSource, NodeIdent
     /// <summary>Raised once when the heartbeat has failed for half the node timeout.</summary>
     public event Action? Lost;
 
+    /// <summary>Busy workers per queue, reported with each beat (set by the engine once its producers exist).</summary>
+    public Func<IReadOnlyDictionary<string, int>>? Busy { get; set; }
+
     public async Task RegisterAsync(IReadOnlyDictionary<string, int> queues, CancellationToken ct)
     {
         await using var command = dataSource.CreateCommand("""
@@ -56,8 +59,9 @@ public sealed partial class NodeHeartbeat(NpgsqlDataSource dataSource, NodeIdent
                     using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                     timeout.CancelAfter(options.HeartbeatInterval);
                     await using var command = dataSource.CreateCommand(
-                        "update queue.nodes set heartbeat_at = now() where name = @name");
+                        "update queue.nodes set heartbeat_at = now(), busy = @busy::jsonb where name = @name");
                     command.Parameters.AddWithValue("name", node.Name);
+                    command.Parameters.AddWithValue("busy", JsonSerializer.Serialize(Busy?.Invoke() ?? new Dictionary<string, int>()));
                     if (await command.ExecuteNonQueryAsync(timeout.Token) == 0)
                     {
                         // Our row was removed: we were declared dead and our jobs rescued.

@@ -86,6 +86,7 @@ public sealed partial class QueueEngine(
                 Start(() => notifier.RunAsync(ct));
             }
             heartbeat.Lost += OnNodeLost;
+            heartbeat.Busy = () => _producers.Values.ToDictionary(p => p.Queue, p => p.Busy, StringComparer.Ordinal);
             Start(() => heartbeat.RunAsync(ct));
             Start(() => elector.RunAsync(ct));
             Start(() => services.GetRequiredService<JobScheduler>().RunAsync(ct));

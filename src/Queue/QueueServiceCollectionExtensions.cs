@@ -26,6 +26,7 @@ public static class QueueServiceCollectionExtensions
         services.AddSingleton(sp => new JobClient(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<JobRegistry>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<JobsdMetrics>()));
         services.AddSingleton<JobMonitor>();
+        services.AddSingleton<ClusterMonitor>();
         services.AddSingleton<BatchCompleter>();
         services.AddSingleton<JobExecutor>();
         services.AddSingleton(sp => new PgNotifier(listenSource ?? sp.GetRequiredService<NpgsqlDataSource>(),

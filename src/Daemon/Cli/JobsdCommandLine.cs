@@ -19,6 +19,7 @@ public static class JobsdCommandLine
             QueuesCommand.Create(),
             RecurringCommand.Create(),
             ApiKeyCommand.Create(),
+            DashboardPasswordCommand.Create(),
         };
         root.SetAction(RunCommand.RunAsync);
         return root;

@@ -15,7 +15,7 @@ public sealed class JobsdSettings
 
     /// <summary>Top-level sections jobsd knows; a different one is reported as a likely typo.</summary>
     private static readonly string[] KnownSections =
-        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue", "Recurring", "Api"];
+        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue", "Recurring", "Api", "Dashboard", "Web"];
 
     public required IConfiguration Configuration { get; init; }
     public required IReadOnlyList<string> Files { get; init; }
@@ -25,6 +25,10 @@ public sealed class JobsdSettings
     public required QueueOptions Queue { get; init; }
 
     public required ApiSettings Api { get; init; }
+    public required Dashboard.DashboardSettings Dashboard { get; init; }
+
+    /// <summary><c>Web:TrustedProxies</c>: addresses whose X-Forwarded-For/-Proto/-Prefix are believed. Default: none.</summary>
+    public required IReadOnlyList<System.Net.IPAddress> TrustedProxies { get; init; }
 
     /// <summary>Recurring jobs defined in configuration (<c>Recurring:{name}</c>). Default: none.</summary>
     public required IReadOnlyList<Jobsd.Queue.Recurring.RecurringDefinition> Recurring { get; init; }
@@ -81,6 +85,18 @@ public sealed class JobsdSettings
         var recurring = RecurringSettings.Read(configuration, problems);
         var api = SettingsBinder.Bind<ApiSettings>(configuration, ApiSettings.Section, problems);
         problems.AddRange(api.Validate());
+        var dashboard = SettingsBinder.Bind<Dashboard.DashboardSettings>(configuration, Jobsd.Daemon.Dashboard.DashboardSettings.Section, problems);
+        problems.AddRange(dashboard.Validate());
+        var proxies = new List<System.Net.IPAddress>();
+        foreach (var proxy in configuration.GetSection("Web:TrustedProxies").GetChildren())
+        {
+            if (System.Net.IPAddress.TryParse(proxy.Value, out var address)) proxies.Add(address);
+            else problems.Add($"Web:TrustedProxies:{proxy.Key}: '{proxy.Value}' is not an IP address");
+        }
+        foreach (var key in configuration.GetSection("Web").GetChildren().Select(c => c.Key).Where(k => k != "TrustedProxies"))
+        {
+            problems.Add($"Web:{key}: unknown setting{SettingsBinder.Suggest(key, ["TrustedProxies"])}");
+        }
 
         var urls = configuration["Urls"] is { Length: > 0 } configured ? configured : DefaultUrls;
         ValidateUrls(urls, problems);
@@ -96,6 +112,8 @@ public sealed class JobsdSettings
             Queue = queue,
             Recurring = recurring,
             Api = api,
+            Dashboard = dashboard,
+            TrustedProxies = proxies,
             ListenConnectionString = string.IsNullOrEmpty(listen) ? null : listen,
             Warnings = warnings,
         };
