@@ -25,12 +25,18 @@ internal sealed class JobsdProcess : IAsyncDisposable
 
     public static JobsdProcess Start(IEnumerable<string> args, IDictionary<string, string?>? environment = null)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        // Through a tiny exec wrapper that restores SIGINT's default disposition: a test runner
+        // started in the background (CI, `cmd &`) has SIGINT ignored, that is inherited, and the
+        // .NET runtime rightly keeps ignoring a signal its parent ignored (as nohup wants).
+        var psi = new ProcessStartInfo("python3")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])");
+        psi.ArgumentList.Add("dotnet");
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "jobsd.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         // A clean slate: nothing of the test runner's own systemd or JOBSD_ environment leaks in.
