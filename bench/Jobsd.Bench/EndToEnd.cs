@@ -149,9 +149,10 @@ public sealed partial class EndToEnd(BenchSettings settings)
                        case when g % 10 = 0 then '[{"type": "System.Exception", "message": "boom", "stack": "at X"}]'::jsonb else '[]'::jsonb end
                 from generate_series(1, 1000000) g;
                 insert into queue.jobs (kind, args) select 'noop', jsonb_build_object('n', g) from generate_series(1, 100000) g;
-                vacuum analyze queue.jobs;
                 """, c) { CommandTimeout = 600 };
             await seed.ExecuteNonQueryAsync();
+            await using var vacuum = new NpgsqlCommand("vacuum analyze queue.jobs", c) { CommandTimeout = 600 };
+            await vacuum.ExecuteNonQueryAsync();
         }
         var deep = await ScalarAsync(dataSource, "select id from queue.jobs where state = 'failed' order by id desc offset 90000 limit 1");
         var detail = await ScalarAsync(dataSource, "select max(id) from queue.jobs where state = 'failed'");

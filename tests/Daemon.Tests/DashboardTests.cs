@@ -263,4 +263,25 @@ public sealed class DashboardTests : DatabaseTest
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    [Fact]
+    public async Task Served_under_a_configured_path_with_every_link_under_it_and_the_overview_as_json()
+    {
+        await SeedAsync();
+        await using var s = await StartAsync(new() { ["Dashboard:Path"] = "/ops/jobsd/" });
+        using var http = new HttpClient { BaseAddress = new Uri(s.Address) };
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/jobs")).StatusCode);
+        await s.Page.GotoAsync(s.Address + "/ops/jobsd/");
+        var links = await s.Page.EvalOnSelectorAllAsync<string[]>("a[href], link[href], script[src], form[action]",
+            "els => els.map(e => e.getAttribute('href') || e.getAttribute('src') || e.getAttribute('action'))");
+        Assert.NotEmpty(links);
+        Assert.All(links, l => Assert.StartsWith("/ops/jobsd/", l));
+        await s.Page.ClickAsync("nav a:has-text(\"Nodes\")");
+        Assert.Equal("Nodes", await s.Page.InnerTextAsync("h1"));
+
+        var json = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/ops/jobsd/overview.json")).RootElement;
+        Assert.Equal(4, json.GetProperty("counts").GetProperty("enqueued").GetInt64());
+        Assert.Equal(1, json.GetProperty("counts").GetProperty("failed").GetInt64());
+        Assert.Equal(60, json.GetProperty("last_hour").GetArrayLength());
+    }
 }

@@ -18,6 +18,9 @@ internal static class DashboardPages
         group.MapGet("/", OverviewAsync);
         group.MapGet("/fragments/overview", async (HttpContext http, ClusterMonitor monitor, CancellationToken ct) =>
             DashboardEndpoints.HtmlPage(OverviewBody(DashboardEndpoints.Page(http), await monitor.OverviewAsync(ct))));
+        // The same figures as data, for scripts and for anyone who wants them without HTML.
+        group.MapGet("/overview.json", async (ClusterMonitor monitor, CancellationToken ct) =>
+            Results.Json(await monitor.OverviewAsync(ct), Api.ApiEndpoints.Json));
         group.MapGet("/jobs", JobsAsync);
         group.MapGet("/jobs/{id:long}", JobAsync);
         group.MapGet("/recurring", RecurringAsync);
