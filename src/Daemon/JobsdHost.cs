@@ -13,6 +13,7 @@ using Jobsd.Data.Migrations;
 using Jobsd.Queue;
 using Jobsd.Queue.Health;
 using Jobsd.Queue.Recurring;
+using Jobsd.Jobs.Partitions;
 using Npgsql;
 using Serilog.Extensions.Logging;
 
@@ -89,6 +90,8 @@ public static partial class JobsdHost
         services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.Queue.ShutdownTimeout + TimeSpan.FromSeconds(20));
         var listen = settings.ListenConnectionString is { } l ? PostgresDataSource.Create(l, settings.Database.Password, "jobsd-listen") : null;
         services.AddJobsdQueue(settings.Queue, listen);
+        // Job families first: their code-defined recurring jobs take their names before configuration's.
+        services.AddJobsdPartitions(settings.Partitions);
         var catalog = QueueServiceCollectionExtensions.Catalog(services);
         foreach (var definition in settings.Recurring)
         {

@@ -58,14 +58,14 @@ public sealed class RecurringProcessTests : DatabaseTest
         await using var again = JobsdProcess.Start(["run"], Environment());
         await again.WaitForOutputAsync("Recurring jobs synchronised", TimeSpan.FromSeconds(60));
         await using var check = await Db.DataSource.OpenConnectionAsync();
-        Assert.Equal(0, await check.ExecuteScalarAsync<long>("select count(*) from queue.recurring"));
+        Assert.Equal(0, await check.ExecuteScalarAsync<long>("select count(*) from queue.recurring where source = 'config'"));
     }
 
     [Theory]
     [InlineData("Cron", "0 0 30 2 *", "recurring job 'nightly': cron '0 0 30 2 *': can never fire")]
     [InlineData("Cron", "61 * * * *", "recurring job 'nightly': cron '61 * * * *': minute value 61 is out of range 0-59")]
     [InlineData("TimeZone", "Europe/Berln", "recurring job 'nightly': unknown time zone 'Europe/Berln'")]
-    [InlineData("Kind", "nosuch", "recurring job 'nightly': unknown kind 'nosuch'; this node runs: noop")]
+    [InlineData("Kind", "nosuch", "recurring job 'nightly': unknown kind 'nosuch'; this node runs: audit-partitions, noop")]
     [InlineData("Args__sleep_ms", "soon", "recurring job 'nightly': args of kind 'noop' do not bind")]
     [InlineData("Args__slep_ms", "5", "recurring job 'nightly': args of kind 'noop' do not bind")]
     [InlineData("Misfire", "sometimes", "Recurring:nightly:Misfire: 'sometimes' is not one of once, all, skip")]
@@ -122,5 +122,31 @@ public sealed class RecurringProcessTests : DatabaseTest
         await using var check = await Db.DataSource.OpenConnectionAsync();
         var row = await check.QuerySingleAsync<(string Source, string Overlap, string Args)>("select source, overlap, args::text from queue.recurring where name = 'nightly'");
         Assert.Equal(("api", "skip", "{\"sleep_ms\": 5}"), row);
+    }
+
+    [Fact]
+    public async Task A_starting_node_keeps_audit_partitions_at_once_and_schedules_the_keeper_daily()
+    {
+        await using var jobsd = JobsdProcess.Start(["run"], Environment());
+        await using var c = await Db.DataSource.OpenConnectionAsync();
+        var partition = $"audit_events_{DateTime.UtcNow:yyyy}_{DateTime.UtcNow:MM}";
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!await c.ExecuteScalarAsync<bool>("select to_regclass(@partition) is not null", new { partition }))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{partition} was not created within a minute.\n{jobsd.Stdout}\n{jobsd.Stderr}");
+            await Task.Delay(200);
+        }
+        var next = DateTime.UtcNow.AddMonths(4);
+        Assert.True(await c.ExecuteScalarAsync<bool>("select to_regclass(@p) is not null", new { p = $"audit_events_{next:yyyy}_{next:MM}" }));
+        var row = await c.QuerySingleAsync<(string Cron, string Queue, string Overlap, string Source)>(
+            "select cron, queue, overlap, source from queue.recurring where name = 'audit-partitions'");
+        Assert.Equal(("0 3 * * *", "maintenance", "skip", "code"), row);
+        // The partitions commit inside the job; its outcome is recorded a moment later.
+        string? state;
+        while ((state = await c.ExecuteScalarAsync<string>("select state from queue.jobs where unique_key = 'audit-partitions:start'")) != "succeeded" && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Equal("succeeded", state);
     }
 }

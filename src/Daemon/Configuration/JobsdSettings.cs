@@ -15,7 +15,7 @@ public sealed class JobsdSettings
 
     /// <summary>Top-level sections jobsd knows; a different one is reported as a likely typo.</summary>
     private static readonly string[] KnownSections =
-        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue", "Recurring", "Api", "Dashboard", "Web"];
+        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue", "Recurring", "Api", "Dashboard", "Web", "Partitions"];
 
     public required IConfiguration Configuration { get; init; }
     public required IReadOnlyList<string> Files { get; init; }
@@ -25,6 +25,7 @@ public sealed class JobsdSettings
     public required QueueOptions Queue { get; init; }
 
     public required ApiSettings Api { get; init; }
+    public required Jobs.Partitions.PartitionSettings Partitions { get; init; }
     public required Dashboard.DashboardSettings Dashboard { get; init; }
 
     /// <summary><c>Web:TrustedProxies</c>: addresses whose X-Forwarded-For/-Proto/-Prefix are believed. Default: none.</summary>
@@ -85,6 +86,9 @@ public sealed class JobsdSettings
         var recurring = RecurringSettings.Read(configuration, problems);
         var api = SettingsBinder.Bind<ApiSettings>(configuration, ApiSettings.Section, problems);
         problems.AddRange(api.Validate());
+        var partitions = SettingsBinder.Bind<Jobs.Partitions.PartitionSettings>(configuration, Jobs.Partitions.PartitionSettings.Section, problems);
+        problems.AddRange(partitions.Validate());
+        if (!Jobsd.Queue.Recurring.CronSchedule.TryParse(partitions.Cron, out _, out var cronError)) problems.Add($"Partitions:Cron: {cronError}");
         var dashboard = SettingsBinder.Bind<Dashboard.DashboardSettings>(configuration, Jobsd.Daemon.Dashboard.DashboardSettings.Section, problems);
         problems.AddRange(dashboard.Validate());
         var proxies = new List<System.Net.IPAddress>();
@@ -112,6 +116,7 @@ public sealed class JobsdSettings
             Queue = queue,
             Recurring = recurring,
             Api = api,
+            Partitions = partitions,
             Dashboard = dashboard,
             TrustedProxies = proxies,
             ListenConnectionString = string.IsNullOrEmpty(listen) ? null : listen,
