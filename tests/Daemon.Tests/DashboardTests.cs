@@ -110,6 +110,13 @@ public sealed class DashboardTests : DatabaseTest
         await s.Page.GotoAsync(s.Address + "/nodes");
         Assert.Contains("leader", await s.Page.InnerTextAsync("tbody"));
         await s.ShotAsync("nodes");
+        await s.App.Services.GetRequiredService<Jobsd.Jobs.Partitions.PartitionKeeper>()
+            .RunAsync("audit_events", new Jobsd.Jobs.Partitions.PartitionTableSettings(), DateTimeOffset.UtcNow, CancellationToken.None);
+        await s.Page.GotoAsync(s.Address + "/partitions");
+        var thisMonth = $"audit_events_{DateTime.UtcNow:yyyy}_{DateTime.UtcNow:MM}";
+        Assert.Contains(thisMonth, await s.Page.InnerTextAsync("table[data-table=audit_events]"));
+        Assert.Contains("audit_events_default", await s.Page.InnerTextAsync("table[data-table=audit_events]"));
+        await s.ShotAsync("partitions");
     }
 
     [Fact]

@@ -25,6 +25,7 @@ internal static class DashboardPages
         group.MapGet("/jobs/{id:long}", JobAsync);
         group.MapGet("/recurring", RecurringAsync);
         group.MapGet("/nodes", NodesAsync);
+        group.MapGet("/partitions", PartitionsAsync);
     }
 
     private static async Task<IResult> OverviewAsync(HttpContext http, ClusterMonitor monitor, CancellationToken ct)
@@ -256,6 +257,26 @@ internal static class DashboardPages
         if (jobs.Count == 0) sb.Append("<tr><td colspan=\"10\" class=\"muted\">No recurring jobs. Define them under Recurring in the configuration.</td></tr>");
         sb.Append("</tbody></table>");
         return DashboardEndpoints.HtmlPage(Layout(page, "Recurring jobs", "recurring", sb.ToString()));
+    }
+
+    private static async Task<IResult> PartitionsAsync(HttpContext http, Jobs.Partitions.PartitionKeeper keeper, Jobs.Partitions.PartitionSettings settings, CancellationToken ct)
+    {
+        var page = DashboardEndpoints.Page(http);
+        var sb = new StringBuilder();
+        foreach (var (table, config) in settings.Tables)
+        {
+            sb.Append($"<h2>{E(table)}</h2><p class=\"muted\">{E(config.Interval.ToString().ToLowerInvariant())} on {E(config.Column)}; {config.Behind} behind, {config.Premake} ahead; "
+                      + $"retention {(config.Retention is { } r ? E($"{r.TotalDays:0.#} days, then {config.RetentionAction.ToString().ToLowerInvariant()}") : "none")}</p>");
+            sb.Append($"<table data-table=\"{E(table)}\"><thead><tr><th>partition</th><th>bounds (UTC)</th><th class=\"num\">rows (estimate)</th></tr></thead><tbody>");
+            var partitions = await keeper.ListAsync(table, ct);
+            foreach (var (name, bounds, rows) in partitions)
+            {
+                sb.Append($"<tr><td>{E(name)}</td><td><code>{E(bounds)}</code></td><td class=\"num\">{N(rows)}</td></tr>");
+            }
+            if (partitions.Count == 0) sb.Append("<tr><td colspan=\"3\" class=\"muted\">No partitions (or no such table): the keeper's job says why.</td></tr>");
+            sb.Append("</tbody></table>");
+        }
+        return DashboardEndpoints.HtmlPage(Layout(page, "Partitions", "partitions", sb.ToString()));
     }
 
     private static async Task<IResult> NodesAsync(HttpContext http, ClusterMonitor monitor, QueueOptions options, CancellationToken ct)

@@ -23,6 +23,31 @@ public sealed record PartitionReport(string Table, IReadOnlyList<string> Created
 /// </summary>
 public sealed partial class PartitionKeeper(NpgsqlDataSource dataSource, PartitionSettings settings, ILogger<PartitionKeeper> logger)
 {
+    private static readonly System.Diagnostics.Metrics.Meter Meter = new(JobsdMetrics.MeterName);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> Stuck = new(StringComparer.Ordinal);
+    private static readonly System.Diagnostics.Metrics.ObservableGauge<long> StuckGauge = Meter.CreateObservableGauge(
+        "jobsd.partitions.default_rows_stuck", () => Stuck.Select(s => new System.Diagnostics.Metrics.Measurement<long>(s.Value, new KeyValuePair<string, object?>("table", s.Key))),
+        description: "Rows in a default partition older than the retention, which the keeper cannot move (as of its last run)");
+
+    /// <summary>A table's partitions for operators: name, bounds (UTC) and the planner's row estimate.</summary>
+    public async Task<IReadOnlyList<(string Name, string Bounds, long EstimatedRows)>> ListAsync(string table, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await ExecuteAsync(connection, tx, "set local timezone = 'UTC'", ct);
+        await using var command = new NpgsqlCommand("""
+            select c.relname, pg_get_expr(c.relpartbound, c.oid), greatest(c.reltuples, 0)::bigint
+            from pg_inherits i join pg_class c on c.oid = i.inhrelid
+            where i.inhparent = to_regclass(@table)
+            order by pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', c.relname
+            """, connection, tx);
+        command.Parameters.AddWithValue("table", table);
+        var list = new List<(string, string, long)>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) list.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+        return list;
+    }
+
     private sealed record Partition(string Name, DateTime? From, DateTime? To)
     {
         public bool IsDefault => From is null;
@@ -112,6 +137,7 @@ public sealed partial class PartitionKeeper(NpgsqlDataSource dataSource, Partiti
         if (created.Count > 0 || retired.Count > 0) await ExecuteAsync(connection, tx, $"analyze {parent}", ct);
         await tx.CommitAsync(ct);
 
+        Stuck[table] = stuck;
         if (stuck > 0) RowsStuck(logger, table, stuck);
         if (created.Count > 0 || retired.Count > 0)
         {
