@@ -73,21 +73,19 @@ public static class QueueServiceCollectionExtensions
     }
 
     /// <summary>The catalog of recurring definitions, created on first use (configuration adds to it too).</summary>
-    public static RecurringCatalog Catalog(IServiceCollection services)
-    {
-        var existing = services.FirstOrDefault(d => d.ServiceType == typeof(RecurringCatalog))?.ImplementationInstance as RecurringCatalog;
-        if (existing is not null) return existing;
-        var catalog = new RecurringCatalog();
-        services.AddSingleton(catalog);
-        return catalog;
-    }
+    public static RecurringCatalog Catalog(IServiceCollection services) => SharedInstance<RecurringCatalog>(services);
 
-    private static JobRegistry Registry(IServiceCollection services)
+    private static JobRegistry Registry(IServiceCollection services) => SharedInstance<JobRegistry>(services);
+
+    /// <summary>
+    /// One instance shared by every registration call (AddJob, AddRecurring) before the
+    /// container exists, so each call can add to it.
+    /// </summary>
+    private static T SharedInstance<T>(IServiceCollection services) where T : class, new()
     {
-        var existing = services.FirstOrDefault(d => d.ServiceType == typeof(JobRegistry))?.ImplementationInstance as JobRegistry;
-        if (existing is not null) return existing;
-        var registry = new JobRegistry();
-        services.AddSingleton(registry);
-        return registry;
+        if (services.FirstOrDefault(d => d.ServiceType == typeof(T))?.ImplementationInstance is T existing) return existing;
+        var created = new T();
+        services.AddSingleton(created);
+        return created;
     }
 }
