@@ -14,8 +14,14 @@ subprocess.run([f"{repo}/scripts/pg", "start"], env=env, check=True, stdout=subp
 out = f"{repo}/.bench/bin"
 subprocess.run(["dotnet", "build", f"{repo}/src/Daemon", "-c", "Release", "-nologo", "-v", "quiet",
                 "-clp:ErrorsOnly", "-o", out], check=True, stdout=subprocess.DEVNULL)
+# A fresh database each run: a schema left by an older checkout must not decide the outcome.
+pg_bin = subprocess.run([f"{repo}/scripts/pg", "env"], env=env, check=True, capture_output=True, text=True).stdout
+pg_bin = dict(line.split("=", 1) for line in pg_bin.split() if "=" in line)["JOBSD_PG_BIN"]
+for sql in ("drop database if exists jobsd_startup with (force)", "create database jobsd_startup"):
+    subprocess.run([f"{pg_bin}/psql", "-qX", "-h", f"{repo}/.pg/bench/socket", "-p", "54340", "-U", "jobsd", "-d", "postgres", "-c", sql],
+                   check=True, stdout=subprocess.DEVNULL)
 jenv = {k: v for k, v in os.environ.items() if not k.startswith("JOBSD_")}
-jenv["JOBSD_ConnectionStrings__Postgres"] = f"Host={repo}/.pg/bench/socket;Port=54340;Database=jobsd;Username=jobsd"
+jenv["JOBSD_ConnectionStrings__Postgres"] = f"Host={repo}/.pg/bench/socket;Port=54340;Database=jobsd_startup;Username=jobsd"
 jenv["JOBSD_Urls"] = "http://127.0.0.1:0"
 subprocess.run([f"{out}/jobsd", "migrate"], env=jenv, check=True, stdout=subprocess.DEVNULL)
 
