@@ -64,7 +64,7 @@ public static partial class JobsdHost
         app.MapJobsdHealth();
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapJobsdApi();
-        app.MapOpenApi("/api/openapi.json");
+        app.MapGet("/api/openapi.json", () => Results.Text(ApiEndpoints.OpenApiDocument, "application/json; charset=utf-8"));
         app.MapJobsdDashboard(settings.Dashboard);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Jobsd.Daemon");
@@ -115,12 +115,6 @@ public static partial class JobsdHost
         });
         services.AddSingleton<ApiKeys>();
         services.AddProblemDetails();
-        services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
-        {
-            document.Info.Title = "jobsd API";
-            document.Info.Version = Version;
-            return Task.CompletedTask;
-        }));
         services.AddHostedService<DatabaseBootstrapper>();
         services.AddHostedService<SystemdNotifyService>();
         services.AddJobsdHealthChecks();

@@ -221,6 +221,18 @@ public sealed class ApiTests : DatabaseTest
         Assert.True(document.GetProperty("paths").TryGetProperty("/api/jobs", out var jobsPath), "/api/jobs is documented");
         Assert.True(jobsPath.TryGetProperty("post", out var post) && post.ValueKind == JsonValueKind.Object);
         Assert.Equal("jobsd API", document.GetProperty("info").GetProperty("title").GetString());
+        // The document is written by hand: every mapped /api operation must be in it.
+        var routes = app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints
+            .OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>()
+            .Where(e => e.RoutePattern.RawText is { } raw && raw.StartsWith("/api/", StringComparison.Ordinal) && raw != "/api/openapi.json")
+            .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.IHttpMethodMetadata>()?.HttpMethods ?? []).Select(m =>
+                (Path: System.Text.RegularExpressions.Regex.Replace(e.RoutePattern.RawText!, @"\{(\w+):\w+\}", "{$1}"), Method: m.ToLowerInvariant())))
+            .ToList();
+        Assert.Equal(8, routes.Count);
+        foreach (var (path, method) in routes)
+        {
+            Assert.True(document.GetProperty("paths").TryGetProperty(path, out var item) && item.TryGetProperty(method, out var operation) && operation.ValueKind == JsonValueKind.Object, $"{method} {path} is not in openapi.json");
+        }
     }
 
     [Fact]
