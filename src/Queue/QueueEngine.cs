@@ -106,6 +106,14 @@ public sealed partial class QueueEngine(
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
+        catch (Exception e)
+        {
+            // A start that cannot complete must not leave a process that looks alive and does
+            // nothing: say why and stop, so systemd restarts it (and the log shows the reason).
+            StartFailed(logger, e);
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
+        }
     }
 
     private void Start(Func<Task> loop) => _background.Add(Task.Run(loop, CancellationToken.None));
@@ -207,6 +215,9 @@ public sealed partial class QueueEngine(
 
     [LoggerMessage(EventId = 5804, Level = LogLevel.Information, Message = "Engine stopped; node {Node} removed")]
     private static partial void EngineStopped(ILogger logger, string node);
+
+    [LoggerMessage(EventId = 5807, Level = LogLevel.Critical, Message = "The engine could not start; stopping the process")]
+    private static partial void StartFailed(ILogger logger, Exception error);
 
     [LoggerMessage(EventId = 5805, Level = LogLevel.Warning, Message = "A start-up step (node registration, recurring sync) failed: {Error}; retrying")]
     private static partial void RegisterFailed(ILogger logger, string error);

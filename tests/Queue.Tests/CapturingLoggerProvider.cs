@@ -8,7 +8,7 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider, ISupportExterna
 {
     private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
 
-    public ConcurrentQueue<(string Category, LogLevel Level, string Message, Dictionary<string, object?> Scope)> Entries { get; } = new();
+    public ConcurrentQueue<(string Category, LogLevel Level, string Message, Dictionary<string, object?> Scope, Exception? Exception)> Entries { get; } = new();
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
@@ -31,7 +31,7 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider, ISupportExterna
             {
                 if (s is IEnumerable<KeyValuePair<string, object>> pairs) foreach (var (k, v) in pairs) d[k] = v;
             }, scope);
-            provider.Entries.Enqueue((category, logLevel, formatter(state, exception), scope));
+            provider.Entries.Enqueue((category, logLevel, formatter(state, exception), scope, exception));
         }
     }
 }

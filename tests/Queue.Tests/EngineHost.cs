@@ -33,10 +33,12 @@ internal sealed class EngineHost : IAsyncDisposable
     /// <summary>Every log entry of this node, with its scope.</summary>
     public CapturingLoggerProvider Logs { get; private init; } = null!;
 
-    public static Task<EngineHost> StartAsync(TestDatabase db, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null, TimeProvider? clock = null) =>
-        StartAsync(db.ConnectionString, configure, testKind, clock);
+    public static Task<EngineHost> StartAsync(TestDatabase db, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null, TimeProvider? clock = null,
+        Action<IServiceCollection>? services = null) =>
+        StartAsync(db.ConnectionString, configure, testKind, clock, services);
 
-    public static async Task<EngineHost> StartAsync(string connectionString, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null, TimeProvider? clock = null)
+    public static async Task<EngineHost> StartAsync(string connectionString, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null, TimeProvider? clock = null,
+        Action<IServiceCollection>? services = null)
     {
         var logs = new CapturingLoggerProvider();
         await using (var schema = NpgsqlDataSource.Create(connectionString))
@@ -58,11 +60,13 @@ internal sealed class EngineHost : IAsyncDisposable
             o.RetryDelay = _ => TimeSpan.Zero;
             testKind?.Invoke(o);
         });
+        services?.Invoke(builder.Services);
         var host = builder.Build();
         await host.StartAsync();
         var engine = host.Services.GetRequiredService<QueueEngine>();
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!engine.IsStarted && DateTime.UtcNow < deadline) await Task.Delay(20);
+        var stopping = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        while (!engine.IsStarted && !stopping.IsCancellationRequested && DateTime.UtcNow < deadline) await Task.Delay(20);
         return new EngineHost(host) { Logs = logs };
     }
 

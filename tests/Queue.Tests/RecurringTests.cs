@@ -307,4 +307,18 @@ public sealed class RecurringTests : DatabaseTest
         Assert.Contains("\"sleep_ms\":5", canonical);
         Assert.Contains("\"permanent\":true", canonical);
     }
+
+    [Fact]
+    public async Task An_engine_that_cannot_start_says_why_and_stops_the_process_instead_of_idling()
+    {
+        // A definition that skipped validation (start-up normally refuses it with exit code 78).
+        await using var engine = await EngineHost.StartAsync(Db, services: s =>
+            QueueServiceCollectionExtensions.Catalog(s).Add(Every("broken", "0 0 30 2 *", source: RecurringSource.Code)));
+        var lifetime = engine.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>();
+        Assert.True(lifetime.ApplicationStopping.IsCancellationRequested);
+        Assert.False(engine.Services.GetRequiredService<QueueEngine>().IsStarted);
+        var entry = Assert.Single(engine.Logs.Entries, e => e.Message.Contains("The engine could not start", StringComparison.Ordinal));
+        Assert.Contains("can never fire", entry.Exception?.Message);
+        Environment.ExitCode = 0; // the test process's own exit code is not this test's business
+    }
 }
