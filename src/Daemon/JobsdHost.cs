@@ -14,6 +14,7 @@ using Jobsd.Queue;
 using Jobsd.Queue.Health;
 using Jobsd.Queue.Recurring;
 using Jobsd.Jobs.Partitions;
+using Jobsd.Jobs.Reaping;
 using Npgsql;
 using Serilog.Extensions.Logging;
 
@@ -92,6 +93,7 @@ public static partial class JobsdHost
         services.AddJobsdQueue(settings.Queue, listen);
         // Job families first: their code-defined recurring jobs take their names before configuration's.
         services.AddJobsdPartitions(settings.Partitions);
+        services.AddJobsdReaper(settings.Reaper);
         var catalog = QueueServiceCollectionExtensions.Catalog(services);
         foreach (var definition in settings.Recurring)
         {

@@ -25,7 +25,9 @@ public sealed class ApiTests : DatabaseTest
         {
             ["Urls"] = "http://127.0.0.1:0",
             ["ConnectionStrings:Postgres"] = Db.ConnectionString,
-            ["Partitions:RunAtStart"] = "false", // its start-up job would be one more job in every count here
+            // Maintenance jobs would be one more job in every count here.
+            ["Partitions:RunAtStart"] = "false",
+            ["Reaper:Cron"] = "0 0 1 1 *",
             ["Api:Keys:ci:Hash"] = Hash(Key),
             ["Api:Keys:limited:Hash"] = Hash(LimitedKey),
             ["Api:Keys:limited:Kinds:0"] = "other",
@@ -98,7 +100,7 @@ public sealed class ApiTests : DatabaseTest
     [InlineData("{\"kind\": \"noop\", \"args\": [1]}", 400, "args: must be a JSON object", "args")]
     [InlineData("{\"kind\": \"noop\", \"args\": {\"sleep_ms\": \"soon\"}}", 400, "sleep_ms", "args")]
     [InlineData("{\"kind\": \"noop\", \"args\": {\"slep_ms\": 1}}", 400, "slep_ms", "args")]
-    [InlineData("{\"kind\": \"nosuch\"}", 400, "unknown kind \"nosuch\"; known kinds: audit-partitions, noop", "kind")]
+    [InlineData("{\"kind\": \"nosuch\"}", 400, "unknown kind \"nosuch\"; known kinds: audit-partitions, environment.terminate, noop, reap", "kind")]
     [InlineData("{\"kind\": \"noop\", \"run_at\": \"tomorrow\"}", 400, "run_at: 'tomorrow' is not an ISO 8601 time", "run_at")]
     [InlineData("{\"kind\": \"noop\", \"run_at\": \"2026-12-01T03:00:00\"}", 400, "with an offset", "run_at")]
     [InlineData("{\"kind\": \"noop\", \"priority\": -1}", 400, "priority: must be between 0 and 32767", "priority")]

@@ -65,4 +65,29 @@ public sealed class JobCliTests : DatabaseTest
         Assert.Equal(0, (await Jobsd("queues", "resume", "builds")).ExitCode);
         Assert.Matches(@"builds\s+no", (await Jobsd("queues", "list")).Stdout);
     }
+
+    [Fact]
+    public async Task Reap_dry_run_prints_what_would_be_reaped_and_changes_nothing()
+    {
+        await using (var c = await Db.DataSource.OpenConnectionAsync())
+        {
+            await c.ExecuteAsync("""
+                insert into refresh_tokens (user_id, token_hash, expires_at) values (gen_random_uuid(), 'old', now() - interval '3 days'), (gen_random_uuid(), 'alive', now() + interval '1 day');
+                """);
+        }
+        var dry = await Jobsd("reap", "--dry-run");
+        Assert.Equal(0, dry.ExitCode);
+        Assert.Contains("would reap (dry run, nothing changed):", dry.Stdout);
+        Assert.Matches(@"refresh tokens\s+1", dry.Stdout);
+        await using (var c = await Db.DataSource.OpenConnectionAsync())
+        {
+            Assert.Equal(2, await c.ExecuteScalarAsync<long>("select count(*) from refresh_tokens"));
+        }
+        var real = await Jobsd("reap");
+        Assert.Matches(@"refresh tokens\s+1", real.Stdout);
+        await using (var c = await Db.DataSource.OpenConnectionAsync())
+        {
+            Assert.Equal("alive", await c.ExecuteScalarAsync<string>("select string_agg(token_hash, ',') from refresh_tokens"));
+        }
+    }
 }

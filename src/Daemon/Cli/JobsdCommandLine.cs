@@ -20,6 +20,7 @@ public static class JobsdCommandLine
             RecurringCommand.Create(),
             ApiKeyCommand.Create(),
             DashboardPasswordCommand.Create(),
+            ReapCommand.Create(),
         };
         root.SetAction(RunCommand.RunAsync);
         return root;

@@ -15,7 +15,7 @@ public sealed class JobsdSettings
 
     /// <summary>Top-level sections jobsd knows; a different one is reported as a likely typo.</summary>
     private static readonly string[] KnownSections =
-        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue", "Recurring", "Api", "Dashboard", "Web", "Partitions"];
+        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue", "Recurring", "Api", "Dashboard", "Web", "Partitions", "Reaper"];
 
     public required IConfiguration Configuration { get; init; }
     public required IReadOnlyList<string> Files { get; init; }
@@ -26,6 +26,7 @@ public sealed class JobsdSettings
 
     public required ApiSettings Api { get; init; }
     public required Jobs.Partitions.PartitionSettings Partitions { get; init; }
+    public required Jobs.Reaping.ReaperSettings Reaper { get; init; }
     public required Dashboard.DashboardSettings Dashboard { get; init; }
 
     /// <summary><c>Web:TrustedProxies</c>: addresses whose X-Forwarded-For/-Proto/-Prefix are believed. Default: none.</summary>
@@ -89,6 +90,9 @@ public sealed class JobsdSettings
         var partitions = SettingsBinder.Bind<Jobs.Partitions.PartitionSettings>(configuration, Jobs.Partitions.PartitionSettings.Section, problems);
         problems.AddRange(partitions.Validate());
         if (!Jobsd.Queue.Recurring.CronSchedule.TryParse(partitions.Cron, out _, out var cronError)) problems.Add($"Partitions:Cron: {cronError}");
+        var reaper = SettingsBinder.Bind<Jobs.Reaping.ReaperSettings>(configuration, Jobs.Reaping.ReaperSettings.Section, problems);
+        problems.AddRange(reaper.Validate());
+        if (!Jobsd.Queue.Recurring.CronSchedule.TryParse(reaper.Cron, out _, out var reaperCronError)) problems.Add($"Reaper:Cron: {reaperCronError}");
         var dashboard = SettingsBinder.Bind<Dashboard.DashboardSettings>(configuration, Jobsd.Daemon.Dashboard.DashboardSettings.Section, problems);
         problems.AddRange(dashboard.Validate());
         var proxies = new List<System.Net.IPAddress>();
@@ -117,6 +121,7 @@ public sealed class JobsdSettings
             Recurring = recurring,
             Api = api,
             Partitions = partitions,
+            Reaper = reaper,
             Dashboard = dashboard,
             TrustedProxies = proxies,
             ListenConnectionString = string.IsNullOrEmpty(listen) ? null : listen,
