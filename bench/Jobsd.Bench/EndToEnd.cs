@@ -54,6 +54,8 @@ public sealed partial class EndToEnd(BenchSettings settings)
 
         await TruncateAsync(dataSource);
         await DashboardAsync(connectionString, dataSource);
+
+        await ReaperAsync(dataSource);
         return _results;
     }
 
@@ -195,6 +197,61 @@ public sealed partial class EndToEnd(BenchSettings settings)
         {
             await StopAsync(jobsd);
         }
+    }
+
+    /// <summary>
+    /// The reaper on 1,000,000 expired refresh tokens and 1,000,000 old build-log lines, while
+    /// another connection keeps inserting single rows into both tables: rows/s, and the longest
+    /// any of those inserts took (how much the reaper gets in the application's way).
+    /// </summary>
+    private async Task ReaperAsync(NpgsqlDataSource dataSource)
+    {
+        await using (var c = await dataSource.OpenConnectionAsync())
+        {
+            await using var seed = new NpgsqlCommand("""
+                insert into teams (id, name) values ('00000000-0000-0000-0000-000000000001', 'bench');
+                insert into projects (id, team_id, name, repo_url) values ('00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-000000000001', 'p', 'x');
+                insert into environments (id, project_id, branch, subdomain_hash) values ('00000000-0000-0000-0000-000000000003', '00000000-0000-0000-0000-000000000002', 'b', 'h');
+                insert into workflow_runs (id, environment_id, trigger) values ('00000000-0000-0000-0000-000000000004', '00000000-0000-0000-0000-000000000003', 'push');
+                insert into build_jobs (id, workflow_run_id, name) values ('00000000-0000-0000-0000-000000000005', '00000000-0000-0000-0000-000000000004', 'web');
+                insert into refresh_tokens (user_id, token_hash, expires_at) select gen_random_uuid(), 'bench-' || g, now() - interval '10 days' from generate_series(1, 1000000) g;
+                insert into build_logs (build_job_id, logged_at, stream, line)
+                select '00000000-0000-0000-0000-000000000005', now() - interval '40 days', 'stdout', 'line ' || g from generate_series(1, 1000000) g;
+                """, c) { CommandTimeout = 900 };
+            await seed.ExecuteNonQueryAsync();
+            await using var vacuum = new NpgsqlCommand("vacuum analyze refresh_tokens; ", c) { CommandTimeout = 600 };
+            await vacuum.ExecuteNonQueryAsync();
+            await using var vacuumLogs = new NpgsqlCommand("vacuum analyze build_logs", c) { CommandTimeout = 600 };
+            await vacuumLogs.ExecuteNonQueryAsync();
+        }
+        var settings = new Jobsd.Jobs.Reaping.ReaperSettings { TimeBudget = TimeSpan.FromHours(1), ReapEnvironments = false, ReapAgents = false };
+        var reaper = new Jobsd.Jobs.Reaping.Reaper(dataSource, settings, NullLogger<Jobsd.Jobs.Reaping.Reaper>.Instance);
+        using var stop = new CancellationTokenSource();
+        var worstInsert = TimeSpan.Zero;
+        var inserts = Task.Run(async () =>
+        {
+            await using var c = await dataSource.OpenConnectionAsync();
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                await using (var cmd = new NpgsqlCommand(i % 2 == 0
+                    ? "insert into refresh_tokens (user_id, token_hash, expires_at) values (gen_random_uuid(), @h, now() + interval '1 day')"
+                    : "insert into build_logs (build_job_id, stream, line) values ('00000000-0000-0000-0000-000000000005', 'stdout', @h)", c))
+                {
+                    cmd.Parameters.AddWithValue("h", "live-" + i);
+                    await cmd.ExecuteNonQueryAsync();
+                }
+                if (sw.Elapsed > worstInsert) worstInsert = sw.Elapsed;
+                await Task.Delay(5);
+            }
+        });
+        var timer = Stopwatch.StartNew();
+        var counts = await reaper.RunAsync(DateTimeOffset.UtcNow, dryRun: false, CancellationToken.None);
+        var elapsed = timer.Elapsed;
+        await stop.CancelAsync();
+        await inserts;
+        _results.Add($"reaper: {counts.RefreshTokens + counts.BuildLogs:N0} rows (tokens + log lines)", (counts.RefreshTokens + counts.BuildLogs) / elapsed.TotalSeconds, "rows/s");
+        _results.Add("reaper: longest concurrent single-row insert", worstInsert.TotalMilliseconds, "ms");
     }
 
     private static int StartAndStop(System.Net.Sockets.TcpListener listener)
