@@ -1,5 +1,4 @@
 using Jobsd.Queue;
-using Jobsd.Queue.Recurring;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Jobsd.Jobs.Partitions;
@@ -13,16 +12,11 @@ public static class PartitionServiceCollectionExtensions
         services.AddSingleton<PartitionKeeper>();
         services.AddJob<PartitionsJob, PartitionArgs>(o =>
         {
-            o.Queue = "maintenance";
+            o.Queue = MaintenanceSchedule.Queue;
             o.Timeout = TimeSpan.FromMinutes(30);
             o.MaxAttempts = 5;
         });
-        services.AddRecurring(PartitionArgs.Kind, settings.Cron, new PartitionArgs(), d => d with
-        {
-            Queue = "maintenance",
-            Overlap = OverlapPolicy.Skip,
-            Misfire = MisfirePolicy.Once,
-        });
+        services.AddMaintenanceRecurring(settings.Cron, new PartitionArgs());
         if (settings.RunAtStart) services.AddHostedService<PartitionsAtStart>();
         return services;
     }

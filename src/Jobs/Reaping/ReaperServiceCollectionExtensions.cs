@@ -1,5 +1,4 @@
 using Jobsd.Queue;
-using Jobsd.Queue.Recurring;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Jobsd.Jobs.Reaping;
@@ -13,22 +12,17 @@ public static class ReaperServiceCollectionExtensions
         services.AddSingleton<Reaper>();
         services.AddJob<ReapJob, ReapArgs>(o =>
         {
-            o.Queue = "maintenance";
+            o.Queue = MaintenanceSchedule.Queue;
             o.Timeout = settings.TimeBudget + TimeSpan.FromMinutes(1);
             o.MaxAttempts = 3;
         });
         services.AddJob<EnvironmentTerminateJob, EnvironmentTerminateArgs>(o =>
         {
-            o.Queue = "maintenance";
+            o.Queue = MaintenanceSchedule.Queue;
             o.Timeout = settings.TerminateTimeout + TimeSpan.FromSeconds(30);
             o.MaxAttempts = 10;
         });
-        services.AddRecurring(ReapArgs.Kind, settings.Cron, new ReapArgs(), d => d with
-        {
-            Queue = "maintenance",
-            Overlap = OverlapPolicy.Skip,
-            Misfire = MisfirePolicy.Once,
-        });
+        services.AddMaintenanceRecurring(settings.Cron, new ReapArgs());
         return services;
     }
 }
