@@ -22,9 +22,6 @@ public sealed partial class BatchCompleter(NpgsqlDataSource dataSource, QueueOpt
         FullMode = BoundedChannelFullMode.Wait,
     });
 
-    /// <summary>Raised after a batch was written, with the outcomes whose fence held.</summary>
-    public event Action<IReadOnlyList<JobOutcome>>? Recorded;
-
     public ValueTask SubmitAsync(JobOutcome outcome) => _outcomes.Writer.WriteAsync(outcome);
 
     /// <summary>No more outcomes will come; <see cref="RunAsync"/> ends after writing what it has.</summary>
@@ -92,8 +89,7 @@ public sealed partial class BatchCompleter(NpgsqlDataSource dataSource, QueueOpt
             try
             {
                 var written = await WriteAsync(batch, ct);
-                if (written.Count < batch.Count) FencedOut(logger, batch.Count - written.Count);
-                Recorded?.Invoke(batch.Where(o => written.Contains(o.Job.Id)).ToList());
+                if (written < batch.Count) FencedOut(logger, batch.Count - written);
                 return;
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
@@ -106,7 +102,8 @@ public sealed partial class BatchCompleter(NpgsqlDataSource dataSource, QueueOpt
         }
     }
 
-    private async Task<HashSet<long>> WriteAsync(List<JobOutcome> batch, CancellationToken ct)
+    /// <summary>Writes the batch; returns how many outcomes passed the fence.</summary>
+    private async Task<int> WriteAsync(List<JobOutcome> batch, CancellationToken ct)
     {
         var n = batch.Count;
         var ids = new long[n];
@@ -144,9 +141,9 @@ public sealed partial class BatchCompleter(NpgsqlDataSource dataSource, QueueOpt
         command.Parameters.Add(new NpgsqlParameter("reasons", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = reasons });
         command.Parameters.Add(new NpgsqlParameter<bool[]>("uncount", uncount));
         command.Parameters.Add(new NpgsqlParameter<string>("node", node.Name));
-        var written = new HashSet<long>();
+        var written = 0;
         await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct)) written.Add(reader.GetInt64(0));
+        while (await reader.ReadAsync(ct)) written++;
         return written;
     }
 

@@ -7,7 +7,7 @@ namespace Jobsd.Queue.Recurring;
 /// whether it spans an interval (a wildcard, range or step — what decides how a schedule
 /// behaves when a daylight-saving change repeats an hour).
 /// </summary>
-internal readonly record struct CronField(ulong Bits, bool IsInterval, bool IsWildcard)
+internal readonly record struct CronField(ulong Bits, bool IsInterval)
 {
     public bool Has(int value) => (Bits & (1UL << value)) != 0;
 
@@ -46,7 +46,6 @@ internal sealed class CronFieldKind(string name, int min, int max, string[]? nam
     {
         ulong bits = 0;
         var interval = false;
-        var wildcard = false;
         foreach (var item in text.Split(','))
         {
             if (item.Length == 0) throw error($"{name} field '{text}' has an empty list item");
@@ -67,7 +66,6 @@ internal sealed class CronFieldKind(string name, int min, int max, string[]? nam
             {
                 (from, to) = (min, DayOfWeekAware(max));
                 interval = true;
-                wildcard = slash < 0;
             }
             else
             {
@@ -88,7 +86,7 @@ internal sealed class CronFieldKind(string name, int min, int max, string[]? nam
             bits |= Expand(from, to, step);
         }
         if (ReferenceEquals(this, DayOfWeek) && (bits & (1UL << 7)) != 0) bits = (bits & ~(1UL << 7)) | 1UL;
-        return new CronField(bits, interval, wildcard);
+        return new CronField(bits, interval);
     }
 
     /// <summary>A single value: a number in range or (month, day-of-week) a three-letter name.</summary>

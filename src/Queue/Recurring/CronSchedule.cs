@@ -78,7 +78,7 @@ public sealed class CronSchedule
             throw Error($"has {fields.Length} field(s); expected 5 (minute hour day-of-month month day-of-week) or 6 (second first)");
         }
         var i = 0;
-        var seconds = fields.Length == 6 ? CronFieldKind.Second.Parse(fields[i++], Error) : new CronField(1UL, false, false);
+        var seconds = fields.Length == 6 ? CronFieldKind.Second.Parse(fields[i++], Error) : new CronField(1UL, false);
         var minutes = CronFieldKind.Minute.Parse(fields[i++], Error);
         var hours = CronFieldKind.Hour.Parse(fields[i++], Error);
         var (days, lastDayOffset, nearestTo, nearestWeekday) = ParseDayOfMonth(fields[i++].ToUpperInvariant(), Error);
@@ -111,7 +111,7 @@ public sealed class CronSchedule
 
     private static (CronField, int?, int?, bool) ParseDayOfMonth(string text, Func<string, CronFormatException> error)
     {
-        var all = new CronField(0, true, true);
+        var all = new CronField(0, true);
         if (text.StartsWith('L'))
         {
             var rest = text[1..];
@@ -134,7 +134,7 @@ public sealed class CronSchedule
 
     private static (CronField, int?, (int, int)?) ParseDayOfWeek(string text, Func<string, CronFormatException> error)
     {
-        var all = new CronField(0, true, true);
+        var all = new CronField(0, true);
         var hash = text.IndexOf('#');
         if (hash >= 0)
         {
