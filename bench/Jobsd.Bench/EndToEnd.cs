@@ -224,8 +224,8 @@ public sealed partial class EndToEnd(BenchSettings settings)
             await using var vacuumLogs = new NpgsqlCommand("vacuum analyze build_logs", c) { CommandTimeout = 600 };
             await vacuumLogs.ExecuteNonQueryAsync();
         }
-        var settings = new Jobsd.Jobs.Reaping.ReaperSettings { TimeBudget = TimeSpan.FromHours(1), ReapEnvironments = false, ReapAgents = false };
-        var reaper = new Jobsd.Jobs.Reaping.Reaper(dataSource, settings, NullLogger<Jobsd.Jobs.Reaping.Reaper>.Instance);
+        var settings = new Jobsd.Jobs.Reaping.ReaperSettings { TimeBudget = TimeSpan.FromHours(1), ReapEnvironments = false, ReapAgents = false, ReapAbandonedBuilds = false };
+        var reaper = new Jobsd.Jobs.Reaping.Reaper(dataSource, settings, new Jobsd.Jobs.Builds.BuildSettings(), NullLogger<Jobsd.Jobs.Reaping.Reaper>.Instance);
         using var stop = new CancellationTokenSource();
         var worstInsert = TimeSpan.Zero;
         var inserts = Task.Run(async () =>

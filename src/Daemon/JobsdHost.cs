@@ -13,6 +13,7 @@ using Jobsd.Data.Migrations;
 using Jobsd.Queue;
 using Jobsd.Queue.Health;
 using Jobsd.Queue.Recurring;
+using Jobsd.Jobs.Builds;
 using Jobsd.Jobs.Partitions;
 using Jobsd.Jobs.Reaping;
 using Npgsql;
@@ -94,6 +95,7 @@ public static partial class JobsdHost
         // Job families first: their code-defined recurring jobs take their names before configuration's.
         services.AddJobsdPartitions(settings.Partitions);
         services.AddJobsdReaper(settings.Reaper);
+        services.AddJobsdBuilds(settings.Builds);
         var catalog = QueueServiceCollectionExtensions.Catalog(services);
         foreach (var definition in settings.Recurring)
         {

@@ -113,6 +113,7 @@ public sealed partial class BatchCompleter(NpgsqlDataSource dataSource, QueueOpt
         var errors = new string?[n];
         var reasons = new string?[n];
         var uncount = new bool[n];
+        var results = new string?[n];
         for (var i = 0; i < n; i++)
         {
             var o = batch[i];
@@ -131,6 +132,7 @@ public sealed partial class BatchCompleter(NpgsqlDataSource dataSource, QueueOpt
             runAts[i] = o.RunAt;
             errors[i] = o.ErrorJson;
             reasons[i] = o.Reason;
+            results[i] = o.ResultJson;
         }
         await using var command = dataSource.CreateCommand(JobQueries.Complete);
         command.Parameters.Add(new NpgsqlParameter<long[]>("ids", ids));
@@ -140,6 +142,7 @@ public sealed partial class BatchCompleter(NpgsqlDataSource dataSource, QueueOpt
         command.Parameters.Add(new NpgsqlParameter("errors", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = errors });
         command.Parameters.Add(new NpgsqlParameter("reasons", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = reasons });
         command.Parameters.Add(new NpgsqlParameter<bool[]>("uncount", uncount));
+        command.Parameters.Add(new NpgsqlParameter("results", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = results });
         command.Parameters.Add(new NpgsqlParameter<string>("node", node.Name));
         var written = 0;
         await using var reader = await command.ExecuteReaderAsync(ct);

@@ -89,12 +89,13 @@ public sealed partial class JobExecutor(
         var running = new Running(linked);
         _running[job.Id] = running;
         var context = new JobContext(job.Id, job.Kind, job.Queue, job.Attempt, job.MaxAttempts, node.Name,
-            (connection, transaction, ct) => CompleteWithinAsync(job, connection, transaction, ct));
+            (connection, transaction, result, ct) => CompleteWithinAsync(job, connection, transaction, result, ct),
+            () => running.CancelRequested);
         try
         {
             await using var scope = scopes.CreateAsyncScope();
             await registration.Invoke(scope.ServiceProvider, args, context, linked.Token);
-            return context.CompletedInTransaction ? null : new JobOutcome(job, OutcomeKind.Succeeded);
+            return context.CompletedInTransaction ? null : new JobOutcome(job, OutcomeKind.Succeeded, ResultJson: context.ResultJson);
         }
         catch (OperationCanceledException) when (running.CancelRequested)
         {
@@ -149,12 +150,13 @@ public sealed partial class JobExecutor(
         return new JobOutcome(job, OutcomeKind.Retry, RunAt: clock.GetUtcNow().UtcDateTime + delay, ErrorJson: errorJson);
     }
 
-    private async Task<bool> CompleteWithinAsync(ClaimedJob job, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct)
+    private async Task<bool> CompleteWithinAsync(ClaimedJob job, NpgsqlConnection connection, NpgsqlTransaction transaction, string? result, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand(JobQueries.CompleteOne, connection, transaction);
         command.Parameters.AddWithValue("id", job.Id);
         command.Parameters.AddWithValue("attempt", job.Attempt);
         command.Parameters.AddWithValue("node", node.Name);
+        command.Parameters.Add(new NpgsqlParameter<string?>("result", result) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         return (long)(await command.ExecuteScalarAsync(ct))! == 1;
     }
 

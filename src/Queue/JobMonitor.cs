@@ -27,6 +27,9 @@ public sealed class JobDetail
     public string[] Tags { get; init; } = [];
     public DateTime? CancelRequestedAt { get; init; }
     public string? Reason { get; init; }
+
+    /// <summary>What a succeeded job reported (pretty JSON), or null.</summary>
+    public string? Result { get; init; }
 }
 
 public sealed record QueueSummary(string Queue, bool Paused, long Scheduled, long Enqueued, long Processing, long Succeeded, long Failed, long Deleted);
@@ -73,7 +76,7 @@ public sealed class JobMonitor(NpgsqlDataSource dataSource)
             select id, queue, kind, state, attempt, max_attempts as maxattempts, priority, scheduled_at as scheduledat,
                    created_at as createdat, started_at as startedat, finished_at as finishedat, node,
                    jsonb_pretty(args) as args, jsonb_pretty(errors) as errors, unique_key as uniquekey, tags,
-                   cancel_requested_at as cancelrequestedat, reason
+                   cancel_requested_at as cancelrequestedat, reason, jsonb_pretty(result) as result
             from queue.jobs where id = @id
             """, new { id }, cancellationToken: ct));
     }

@@ -44,8 +44,8 @@ internal static class JobQueries
     /// </summary>
     public const string Complete = """
         with input as (
-            select * from unnest(@ids, @attempts, @states, @run_ats, @errors, @reasons, @uncount)
-                as u(id, attempt, state, run_at, error, reason, uncount)
+            select * from unnest(@ids, @attempts, @states, @run_ats, @errors, @reasons, @uncount, @results)
+                as u(id, attempt, state, run_at, error, reason, uncount, result)
         ),
         done as (
             update queue.jobs j
@@ -56,7 +56,8 @@ internal static class JobQueries
                 attempt = case when i.uncount then j.attempt - 1 else j.attempt end,
                 -- An operator's reason, recorded with the cancel request, wins over a generic one.
                 reason = case when i.state = 'deleted' then coalesce(j.reason, i.reason) else coalesce(i.reason, j.reason) end,
-                node = case when i.state in ('scheduled', 'enqueued') then null else j.node end
+                node = case when i.state in ('scheduled', 'enqueued') then null else j.node end,
+                result = case when i.state = 'succeeded' then i.result::jsonb end
             from input i
             where j.id = i.id and (j.attempt = i.attempt and j.node = @node and j.state = 'processing') is true
             returning j.id, j.queue, j.kind, j.state
@@ -77,7 +78,7 @@ internal static class JobQueries
     public const string CompleteOne = """
         with done as (
             update queue.jobs
-            set state = 'succeeded', finished_at = now()
+            set state = 'succeeded', finished_at = now(), result = @result::jsonb
             where id = @id and (attempt = @attempt and node = @node and state = 'processing') is true
             returning queue, kind
         ),

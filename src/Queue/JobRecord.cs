@@ -20,4 +20,4 @@ public enum OutcomeKind
 }
 
 /// <summary>What the executor decided about one attempt; the completer writes it, fenced on (id, attempt, node).</summary>
-public sealed record JobOutcome(ClaimedJob Job, OutcomeKind Kind, DateTime? RunAt = null, string? ErrorJson = null, string? Reason = null);
+public sealed record JobOutcome(ClaimedJob Job, OutcomeKind Kind, DateTime? RunAt = null, string? ErrorJson = null, string? Reason = null, string? ResultJson = null);

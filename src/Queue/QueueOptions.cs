@@ -5,8 +5,11 @@ public sealed class QueueOptions
 {
     public const string Section = "Queue";
 
-    /// <summary>Workers per queue (<c>Queue:Queues:{name}:Workers</c>). Default: "default" with 10 workers; a kind's queue missing here gets <see cref="DefaultWorkers"/>.</summary>
-    public Dictionary<string, QueueSettings> Queues { get; set; } = new() { ["default"] = new QueueSettings() };
+    /// <summary>
+    /// Workers per queue (<c>Queue:Queues:{name}:Workers</c>). Default: "default" with 10 workers and
+    /// "builds" with 2 (a build is a heavy process); a kind's queue missing here gets <see cref="DefaultWorkers"/>.
+    /// </summary>
+    public Dictionary<string, QueueSettings> Queues { get; set; } = new() { ["default"] = new QueueSettings(), ["builds"] = new QueueSettings { Workers = 2 } };
 
     /// <summary>Workers for a queue that kinds use but <see cref="Queues"/> does not list. Default: 10.</summary>
     public int DefaultWorkers { get; set; } = 10;

@@ -10,7 +10,7 @@ public sealed class ReaperTests : DatabaseTest
 {
     private static readonly DateTimeOffset Now = DateTimeOffset.UtcNow;
 
-    private Reaper Reaper(ReaperSettings? settings = null) => new(Db.DataSource, settings ?? new ReaperSettings(), NullLogger<Reaper>.Instance);
+    private Reaper Reaper(ReaperSettings? settings = null) => new(Db.DataSource, settings ?? new ReaperSettings(), new Jobsd.Jobs.Builds.BuildSettings(), NullLogger<Reaper>.Instance);
 
     /// <summary>One row past each threshold and one just inside it, per category.</summary>
     private async Task SeedAsync()
@@ -116,21 +116,23 @@ public sealed class ReaperTests : DatabaseTest
             var job = new EnvironmentTerminateJob(settings, NullLogger<EnvironmentTerminateJob>.Instance);
             var id = Guid.NewGuid();
             // A value with spaces and shell characters stays one argument: there is no shell.
-            await job.ExecuteAsync(new EnvironmentTerminateArgs(id, "vm 1; rm -rf /", "h$x"), null!, CancellationToken.None);
+            await job.ExecuteAsync(new EnvironmentTerminateArgs(id, "vm 1; rm -rf /", "h$x"), Jobsd.Queue.JobContext.Detached(EnvironmentTerminateArgs.Kind), CancellationToken.None);
             Assert.Equal($"{id}|vm 1; rm -rf /|h$x", await File.ReadAllTextAsync(marker));
 
             var failing = new EnvironmentTerminateJob(new ReaperSettings { TerminateCommand = ["/bin/sh", "-c", "echo gone wrong >&2; exit 3"] },
                 NullLogger<EnvironmentTerminateJob>.Instance);
-            var e = await Assert.ThrowsAsync<InvalidOperationException>(() => failing.ExecuteAsync(new EnvironmentTerminateArgs(id, null, "h"), null!, CancellationToken.None));
+            var e = await Assert.ThrowsAsync<InvalidOperationException>(() => failing.ExecuteAsync(new EnvironmentTerminateArgs(id, null, "h"), Jobsd.Queue.JobContext.Detached(EnvironmentTerminateArgs.Kind), CancellationToken.None));
             Assert.Contains("exited with 3: gone wrong", e.Message);
 
             var slow = new EnvironmentTerminateJob(new ReaperSettings { TerminateCommand = ["/bin/sleep", "30"], TerminateTimeout = TimeSpan.FromMilliseconds(300) },
                 NullLogger<EnvironmentTerminateJob>.Instance);
-            await Assert.ThrowsAsync<TimeoutException>(() => slow.ExecuteAsync(new EnvironmentTerminateArgs(id, null, "h"), null!, CancellationToken.None));
+            await Assert.ThrowsAsync<TimeoutException>(() => slow.ExecuteAsync(new EnvironmentTerminateArgs(id, null, "h"), Jobsd.Queue.JobContext.Detached(EnvironmentTerminateArgs.Kind), CancellationToken.None));
 
-            // No command configured: nothing to run, and that is not an error.
+            // No command configured: nothing to run, and that is not an error; the result says so.
+            var nothing = Jobsd.Queue.JobContext.Detached(EnvironmentTerminateArgs.Kind);
             await new EnvironmentTerminateJob(new ReaperSettings(), NullLogger<EnvironmentTerminateJob>.Instance)
-                .ExecuteAsync(new EnvironmentTerminateArgs(id, null, "h"), null!, CancellationToken.None);
+                .ExecuteAsync(new EnvironmentTerminateArgs(id, null, "h"), nothing, CancellationToken.None);
+            Assert.Equal("{\"ran\":false,\"why\":\"no Reaper:TerminateCommand is configured\"}", nothing.ResultJson);
         }
         finally
         {

@@ -8,30 +8,19 @@ using Npgsql;
 
 namespace Jobsd.Queue.Tests;
 
-/// <summary>A jobsd engine in-process (one node) on a test database, with short intervals.</summary>
+/// <summary>A <see cref="NodeHost"/> that also runs the test kind (<see cref="TestJob"/>).</summary>
 internal sealed class EngineHost : IAsyncDisposable
 {
-    private readonly IHost _host;
+    private readonly NodeHost _node;
 
-    private EngineHost(IHost host) => _host = host;
+    private EngineHost(NodeHost node) => _node = node;
 
-    public IServiceProvider Services => _host.Services;
-    public JobClient Client => Services.GetRequiredService<JobClient>();
-    public string Node => Services.GetRequiredService<NodeIdentity>().Name;
+    public IServiceProvider Services => _node.Services;
+    public JobClient Client => _node.Client;
+    public string Node => _node.Node;
+    public CapturingLoggerProvider Logs => _node.Logs;
 
-    public static QueueOptions FastOptions() => new()
-    {
-        PollInterval = TimeSpan.FromMilliseconds(200),
-        SchedulerInterval = TimeSpan.FromMilliseconds(100),
-        RescuerInterval = TimeSpan.FromMilliseconds(200),
-        HeartbeatInterval = TimeSpan.FromMilliseconds(500),
-        NodeTimeout = TimeSpan.FromSeconds(3),
-        LeaderTtl = TimeSpan.FromSeconds(3),
-        ShutdownTimeout = TimeSpan.FromSeconds(2),
-    };
-
-    /// <summary>Every log entry of this node, with its scope.</summary>
-    public CapturingLoggerProvider Logs { get; private init; } = null!;
+    public static QueueOptions FastOptions() => NodeHost.FastOptions();
 
     public static Task<EngineHost> StartAsync(TestDatabase db, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null, TimeProvider? clock = null,
         Action<IServiceCollection>? services = null) =>
@@ -40,43 +29,23 @@ internal sealed class EngineHost : IAsyncDisposable
     public static async Task<EngineHost> StartAsync(string connectionString, Action<QueueOptions>? configure = null, Action<JobKindOptions>? testKind = null, TimeProvider? clock = null,
         Action<IServiceCollection>? services = null)
     {
-        var logs = new CapturingLoggerProvider();
         await using (var schema = NpgsqlDataSource.Create(connectionString))
         await using (var c = await schema.OpenConnectionAsync()) await c.ExecuteAsync(TestJob.Schema);
-        var options = FastOptions();
-        configure?.Invoke(options);
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(logs);
-        builder.Services.AddSingleton(clock ?? TimeProvider.System);
-        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
-        builder.Services.AddSingleton(new NodeIdentity());
-        var readiness = new DatabaseReadiness();
-        readiness.MarkReady();
-        builder.Services.AddSingleton(readiness);
-        builder.Services.AddJobsdQueue(options);
-        builder.Services.AddJob<TestJob, TestArgs>(o =>
+        var node = await NodeHost.StartAsync(connectionString, s =>
         {
-            o.RetryDelay = _ => TimeSpan.Zero;
-            testKind?.Invoke(o);
-        });
-        services?.Invoke(builder.Services);
-        var host = builder.Build();
-        await host.StartAsync();
-        var engine = host.Services.GetRequiredService<QueueEngine>();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        var stopping = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
-        while (!engine.IsStarted && !stopping.IsCancellationRequested && DateTime.UtcNow < deadline) await Task.Delay(20);
-        return new EngineHost(host) { Logs = logs };
+            s.AddJob<TestJob, TestArgs>(o =>
+            {
+                o.RetryDelay = _ => TimeSpan.Zero;
+                testKind?.Invoke(o);
+            });
+            services?.Invoke(s);
+        }, configure, clock);
+        return new EngineHost(node);
     }
 
-    public Task StopAsync() => _host.StopAsync();
+    public Task StopAsync() => _node.StopAsync();
 
-    public async ValueTask DisposeAsync()
-    {
-        await _host.StopAsync();
-        _host.Dispose();
-    }
+    public ValueTask DisposeAsync() => _node.DisposeAsync();
 }
 
 internal static class JobAssertions

@@ -52,6 +52,36 @@ public static class ApiEndpoints
         api.MapGet("/queues", async (JobMonitor monitor, CancellationToken ct) => Results.Json(await monitor.QueuesAsync(ct), Json));
         api.MapGet("/recurring", async (RecurringClient recurring, CancellationToken ct) => Results.Json(await recurring.ListAsync(ct), Json));
         api.MapPost("/recurring/{name}/trigger", TriggerAsync);
+        api.MapGet("/builds/{id}/logs", BuildLogsAsync);
+    }
+
+    /// <summary>
+    /// The build is read before its lines: the runner stores every line before it marks the build
+    /// final, so a page that says final holds (with the pages before it) the whole log.
+    /// </summary>
+    internal static async Task<IResult> BuildLogsAsync(string id, string? after, string? limit, Jobs.Builds.BuildLogReader logs, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var buildId)) return Problem(400, "invalid build id", $"'{id}' is not a UUID", "id");
+        long afterId = 0;
+        if (after is not null && (!long.TryParse(after, NumberStyles.None, CultureInfo.InvariantCulture, out afterId)))
+        {
+            return Problem(400, "invalid after", $"after '{after}' is not a line id (a whole number ≥ 0)", "after");
+        }
+        var take = 1000;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out take) || take is < 1 or > Jobs.Builds.BuildLogReader.MaxPage))
+        {
+            return Problem(400, "invalid limit", $"limit '{limit}' must be between 1 and {Jobs.Builds.BuildLogReader.MaxPage}", "limit");
+        }
+        var build = await logs.BuildAsync(buildId, ct);
+        if (build is null) return Problem(404, "build not found", $"no build job {buildId}", "id");
+        var lines = await logs.LinesAsync(buildId, afterId, take, ct);
+        return Results.Json(new
+        {
+            build,
+            lines,
+            next_after = lines.Count > 0 ? lines[^1].Id : afterId,
+            final = build.Final,
+        }, Json);
     }
 
     private static async ValueTask<object?> AuthenticateAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
@@ -192,7 +222,7 @@ public static class ApiEndpoints
         return Results.Json(new
         {
             job.Id, job.Queue, job.Kind, job.State, job.Reason, job.Attempt, job.MaxAttempts, job.Priority,
-            Args = JsonNode.Parse(job.Args), Errors = JsonNode.Parse(job.Errors), job.UniqueKey, job.Tags, job.Node,
+            Args = JsonNode.Parse(job.Args), Result = job.Result is null ? null : JsonNode.Parse(job.Result), Errors = JsonNode.Parse(job.Errors), job.UniqueKey, job.Tags, job.Node,
             job.CreatedAt, job.ScheduledAt, job.StartedAt, job.FinishedAt, job.CancelRequestedAt,
         }, Json);
     }

@@ -93,6 +93,7 @@ public static class JobsCommand
         Console.WriteLine($"unique key:   {job.UniqueKey ?? "-"}");
         Console.WriteLine($"tags:         {(job.Tags.Length == 0 ? "-" : string.Join(", ", job.Tags))}");
         Console.WriteLine($"args:\n{job.Args}");
+        if (job.Result is not null) Console.WriteLine($"result:\n{job.Result}");
         Console.WriteLine($"errors:\n{job.Errors}");
         return 0;
     });

@@ -15,11 +15,12 @@ public static class ReapCommand
         command.SetAction((parse, ct) => JobsCommand.WithCliAsync(parse, async cli =>
         {
             var dry = parse.GetValue(DryRun);
-            var reaper = new Reaper(cli.DataSource, cli.Settings.Reaper, NullLogger<Reaper>.Instance);
+            var reaper = new Reaper(cli.DataSource, cli.Settings.Reaper, cli.Settings.Builds, NullLogger<Reaper>.Instance);
             var counts = await reaper.RunAsync(DateTimeOffset.UtcNow, dry, ct);
             Console.WriteLine(dry ? "would reap (dry run, nothing changed):" : "reaped:");
             Console.WriteLine($"  environments       {counts.Environments}{(cli.Settings.Reaper.ReapEnvironments ? "" : " (off)")}");
             Console.WriteLine($"  agent connections  {counts.Agents}{(cli.Settings.Reaper.ReapAgents ? "" : " (off)")}");
+            Console.WriteLine($"  abandoned builds   {counts.AbandonedBuilds}{(cli.Settings.Reaper.ReapAbandonedBuilds ? "" : " (off)")}");
             Console.WriteLine($"  refresh tokens     {counts.RefreshTokens}{(cli.Settings.Reaper.ReapRefreshTokens ? "" : " (off)")}");
             Console.WriteLine($"  build log lines    {counts.BuildLogs}{(cli.Settings.Reaper.ReapBuildLogs ? "" : " (off)")}");
             return 0;

@@ -15,7 +15,7 @@ public sealed class JobsdSettings
 
     /// <summary>Top-level sections jobsd knows; a different one is reported as a likely typo.</summary>
     private static readonly string[] KnownSections =
-        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue", "Recurring", "Api", "Dashboard", "Web", "Partitions", "Reaper"];
+        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue", "Recurring", "Api", "Dashboard", "Web", "Partitions", "Reaper", "Builds"];
 
     public required IConfiguration Configuration { get; init; }
     public required IReadOnlyList<string> Files { get; init; }
@@ -27,6 +27,7 @@ public sealed class JobsdSettings
     public required ApiSettings Api { get; init; }
     public required Jobs.Partitions.PartitionSettings Partitions { get; init; }
     public required Jobs.Reaping.ReaperSettings Reaper { get; init; }
+    public required Jobs.Builds.BuildSettings Builds { get; init; }
     public required Dashboard.DashboardSettings Dashboard { get; init; }
 
     /// <summary><c>Web:TrustedProxies</c>: addresses whose X-Forwarded-For/-Proto/-Prefix are believed. Default: none.</summary>
@@ -93,6 +94,8 @@ public sealed class JobsdSettings
         var reaper = SettingsBinder.Bind<Jobs.Reaping.ReaperSettings>(configuration, Jobs.Reaping.ReaperSettings.Section, problems);
         problems.AddRange(reaper.Validate());
         if (!Jobsd.Queue.Recurring.CronSchedule.TryParse(reaper.Cron, out _, out var reaperCronError)) problems.Add($"Reaper:Cron: {reaperCronError}");
+        var builds = SettingsBinder.Bind<Jobs.Builds.BuildSettings>(configuration, Jobs.Builds.BuildSettings.Section, problems);
+        problems.AddRange(builds.Validate());
         var dashboard = SettingsBinder.Bind<Dashboard.DashboardSettings>(configuration, Jobsd.Daemon.Dashboard.DashboardSettings.Section, problems);
         problems.AddRange(dashboard.Validate());
         var proxies = new List<System.Net.IPAddress>();
@@ -122,6 +125,7 @@ public sealed class JobsdSettings
             Api = api,
             Partitions = partitions,
             Reaper = reaper,
+            Builds = builds,
             Dashboard = dashboard,
             TrustedProxies = proxies,
             ListenConnectionString = string.IsNullOrEmpty(listen) ? null : listen,

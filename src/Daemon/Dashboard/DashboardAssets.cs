@@ -40,6 +40,8 @@ internal static class DashboardAssets
         svg.graph { background: #fff; border: 1px solid var(--line); width: 100%; max-width: 720px; height: 160px; }
         .legend span { margin-right: 1rem; }
         .muted { color: var(--muted); }
+        pre.log { max-height: 70vh; font-size: 12.5px; line-height: 1.35; white-space: pre-wrap; word-break: break-all; }
+        pre.log .stderr { color: var(--bad); }
         """;
 
     public const string Js = """
@@ -56,10 +58,42 @@ internal static class DashboardAssets
           for (const form of document.querySelectorAll('form[data-confirm]')) {
             form.addEventListener('submit', e => { if (!confirm(form.dataset.confirm)) e.preventDefault(); });
           }
+          const log = document.getElementById('log');
+          if (log && log.dataset.follow) followLog(log);
           const all = document.getElementById('select-all');
           if (all) all.addEventListener('change', () => {
             for (const box of document.querySelectorAll('input[name="ids"]')) box.checked = all.checked;
           });
         });
+
+        // Appends new lines of a running build every second; stops once a page says final and brings
+        // nothing new. Keeps the view at the bottom only if the reader was there.
+        function followLog(log) {
+          let after = Number(log.dataset.after || 0);
+          let final = log.dataset.final === 'true';
+          const status = document.getElementById('build-status');
+          const tick = async () => {
+            try {
+              const r = await fetch(log.dataset.follow + '?after=' + after, { credentials: 'same-origin' });
+              if (r.ok) {
+                const page = await r.json();
+                const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+                for (const line of page.lines) {
+                  const span = document.createElement('span');
+                  span.className = line.stream;
+                  span.textContent = line.line;
+                  log.append(span, '\n');
+                }
+                if (page.lines.length > 0) document.getElementById('log-empty')?.remove();
+                after = page.next_after;
+                if (status) { status.textContent = page.build.status; status.className = page.build.status === 'completed' ? 'succeeded' : page.build.status; }
+                if (atBottom) log.scrollTop = log.scrollHeight;
+                if (page.final && page.lines.length === 0) { log.dataset.final = 'true'; return; }
+              }
+            } catch (e) { /* the next tick tries again */ }
+            setTimeout(tick, 1000);
+          };
+          if (!final) setTimeout(tick, 1000);
+        }
         """;
 }

@@ -20,6 +20,7 @@ public static class DashboardEndpoints
         group.MapGet("/assets/dashboard.css", () => Results.Text(DashboardAssets.Css, "text/css; charset=utf-8"));
         group.MapGet("/assets/dashboard.js", () => Results.Text(DashboardAssets.Js, "text/javascript; charset=utf-8"));
         DashboardPages.Map(group);
+        BuildLogPages.Map(group);
         DashboardActions.Map(group);
     }
 

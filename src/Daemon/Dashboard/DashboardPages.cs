@@ -222,6 +222,7 @@ internal static class DashboardPages
         }
         sb.Append("</dl>");
         sb.Append($"<h2>Args</h2><pre id=\"args\">{E(job.Args)}</pre>");
+        if (job.Result is { } result) sb.Append($"<h2>Result</h2><pre id=\"result\">{E(result)}</pre>");
 
         var errors = JsonNode.Parse(job.Errors) as JsonArray ?? [];
         sb.Append($"<h2>Errors ({errors.Count})</h2>");

@@ -12,7 +12,11 @@ public sealed record ReapArgs : IJobArgs
 /// <summary>One reaper run (recurring, every minute by default, overlap skip).</summary>
 public sealed class ReapJob(Reaper reaper, TimeProvider clock) : IJob<ReapArgs>
 {
-    public Task ExecuteAsync(ReapArgs args, JobContext context, CancellationToken ct) => reaper.RunAsync(clock.GetUtcNow(), dryRun: false, ct);
+    public async Task ExecuteAsync(ReapArgs args, JobContext context, CancellationToken ct)
+    {
+        var counts = await reaper.RunAsync(clock.GetUtcNow(), dryRun: false, ct);
+        context.SetResult(counts);
+    }
 }
 
 public sealed record EnvironmentTerminateArgs(Guid EnvironmentId, string? VmId, string SubdomainHash) : IJobArgs
@@ -34,6 +38,7 @@ public sealed partial class EnvironmentTerminateJob(ReaperSettings settings, ILo
         if (settings.TerminateCommand.Length == 0)
         {
             NothingToRun(logger, args.EnvironmentId);
+            context.SetResult(new { Ran = false, Why = "no Reaper:TerminateCommand is configured" });
             return;
         }
         var psi = new ProcessStartInfo(Substitute(settings.TerminateCommand[0], args))
@@ -64,6 +69,7 @@ public sealed partial class EnvironmentTerminateJob(ReaperSettings settings, ILo
             throw new InvalidOperationException($"terminate command for environment {args.EnvironmentId} exited with {process.ExitCode}: {Tail(output)}");
         }
         Terminated(logger, args.EnvironmentId, Tail(output));
+        context.SetResult(new { Ran = true, ExitCode = 0, Output = Tail(output) });
     }
 
     private static string Substitute(string template, EnvironmentTerminateArgs args) => template

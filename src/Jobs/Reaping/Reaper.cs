@@ -2,17 +2,18 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Jobsd.Queue;
 using Microsoft.Extensions.Logging;
+using Jobsd.Jobs.Builds;
 using Npgsql;
 
 namespace Jobsd.Jobs.Reaping;
 
 /// <summary>What a run reaped (or, dry, would reap), per category.</summary>
-public sealed record ReapCounts(long Environments, long Agents, long RefreshTokens, long BuildLogs)
+public sealed record ReapCounts(long Environments, long Agents, long RefreshTokens, long BuildLogs, long AbandonedBuilds = 0)
 {
-    public long Total => Environments + Agents + RefreshTokens + BuildLogs;
+    public long Total => Environments + Agents + RefreshTokens + BuildLogs + AbandonedBuilds;
 
     public override string ToString() =>
-        $"environments {Environments}, agent connections {Agents}, refresh tokens {RefreshTokens}, build log lines {BuildLogs}";
+        $"environments {Environments}, agent connections {Agents}, abandoned builds {AbandonedBuilds}, refresh tokens {RefreshTokens}, build log lines {BuildLogs}";
 }
 
 /// <summary>
@@ -23,7 +24,7 @@ public sealed record ReapCounts(long Environments, long Agents, long RefreshToke
 /// A reaped environment gets, in its batch's transaction, an audit event and one
 /// <c>environment.terminate</c> job (unique per environment).
 /// </summary>
-public sealed partial class Reaper(NpgsqlDataSource dataSource, ReaperSettings settings, ILogger<Reaper> logger)
+public sealed partial class Reaper(NpgsqlDataSource dataSource, ReaperSettings settings, BuildSettings builds, ILogger<Reaper> logger)
 {
     private static readonly Meter Meter = new(JobsdMetrics.MeterName);
     private static readonly Counter<long> Reaped = Meter.CreateCounter<long>("jobsd.reaper.reaped", description: "Rows the reaper retired or deleted, by category");
@@ -34,6 +35,14 @@ public sealed partial class Reaper(NpgsqlDataSource dataSource, ReaperSettings s
         """;
     private const string SilentAgents = "select id from agent_connections where status = 'connected' and last_seen_at < @now - @timeout";
     private const string DeadTokens = "select id from refresh_tokens where expires_at < @now - @timeout or revoked_at < @now - @timeout";
+    // Still queued or retrying counts as alive: only a queue job that ended (or vanished) abandons its build.
+    private const string AbandonedBuilds = """
+        select b.id from build_jobs b
+        where b.status in ('provisioning', 'running')
+          and (b.started_at < @now - @timeout
+               or (b.job_id is not null and not exists (
+                   select 1 from queue.jobs j where j.id = b.job_id and j.state in ('scheduled', 'enqueued', 'processing'))))
+        """;
     private const string OldLogLines = "select id from build_logs where logged_at < @now - @timeout";
 
     public async Task<ReapCounts> RunAsync(DateTimeOffset now, bool dryRun, CancellationToken ct)
@@ -45,7 +54,9 @@ public sealed partial class Reaper(NpgsqlDataSource dataSource, ReaperSettings s
             settings.ReapRefreshTokens ? await CategoryAsync<Guid>("refresh_tokens", DeadTokens, settings.RefreshTokenGrace,
                 (c, tx, ids) => DeleteAsync(c, tx, "refresh_tokens", ids)) : 0,
             settings.ReapBuildLogs ? await CategoryAsync<long>("build_logs", OldLogLines, settings.BuildLogRetention,
-                (c, tx, ids) => DeleteAsync(c, tx, "build_logs", ids)) : 0);
+                (c, tx, ids) => DeleteAsync(c, tx, "build_logs", ids)) : 0,
+            settings.ReapAbandonedBuilds ? await CategoryAsync<Guid>("abandoned_builds", AbandonedBuilds, builds.Timeout + settings.AbandonedBuildGrace,
+                (c, tx, ids) => BuildLedger.AbandonAsync(c, tx, ids, now, builds.Timeout + settings.AbandonedBuildGrace, ct)) : 0);
         if (counts.Total > 0) Summary(logger, dryRun ? "would reap" : "reaped", counts.ToString());
         else NothingToReap(logger);
         return counts;

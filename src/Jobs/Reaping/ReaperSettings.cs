@@ -37,6 +37,10 @@ public sealed class ReaperSettings
     public bool ReapAgents { get; set; } = true;
     public bool ReapRefreshTokens { get; set; } = true;
     public bool ReapBuildLogs { get; set; } = true;
+    public bool ReapAbandonedBuilds { get; set; } = true;
+
+    /// <summary>A build running longer than Builds:Timeout plus this is abandoned (its runner's own timeout should have ended it). Default: 10 min.</summary>
+    public TimeSpan AbandonedBuildGrace { get; set; } = TimeSpan.FromMinutes(10);
 
     public IEnumerable<string> Validate()
     {
@@ -44,7 +48,7 @@ public sealed class ReaperSettings
         foreach (var (key, value) in new (string, TimeSpan)[]
                  {
                      ("TimeBudget", TimeBudget), ("EnvironmentHeartbeatTimeout", EnvironmentHeartbeatTimeout), ("TerminateTimeout", TerminateTimeout),
-                     ("AgentTimeout", AgentTimeout), ("RefreshTokenGrace", RefreshTokenGrace), ("BuildLogRetention", BuildLogRetention),
+                     ("AgentTimeout", AgentTimeout), ("RefreshTokenGrace", RefreshTokenGrace), ("BuildLogRetention", BuildLogRetention), ("AbandonedBuildGrace", AbandonedBuildGrace),
                  })
         {
             if (value <= TimeSpan.Zero) yield return $"Reaper:{key}: must be positive";
