@@ -100,7 +100,7 @@ public sealed class ApiTests : DatabaseTest
     [InlineData("{\"kind\": \"noop\", \"args\": [1]}", 400, "args: must be a JSON object", "args")]
     [InlineData("{\"kind\": \"noop\", \"args\": {\"sleep_ms\": \"soon\"}}", 400, "sleep_ms", "args")]
     [InlineData("{\"kind\": \"noop\", \"args\": {\"slep_ms\": 1}}", 400, "slep_ms", "args")]
-    [InlineData("{\"kind\": \"nosuch\"}", 400, "unknown kind \"nosuch\"; known kinds: audit-partitions, environment.terminate, noop, reap", "kind")]
+    [InlineData("{\"kind\": \"nosuch\"}", 400, "unknown kind \"nosuch\"; known kinds: audit-partitions, build, environment.terminate, noop, reap", "kind")]
     [InlineData("{\"kind\": \"noop\", \"run_at\": \"tomorrow\"}", 400, "run_at: 'tomorrow' is not an ISO 8601 time", "run_at")]
     [InlineData("{\"kind\": \"noop\", \"run_at\": \"2026-12-01T03:00:00\"}", 400, "with an offset", "run_at")]
     [InlineData("{\"kind\": \"noop\", \"priority\": -1}", 400, "priority: must be between 0 and 32767", "priority")]
@@ -230,10 +230,70 @@ public sealed class ApiTests : DatabaseTest
             .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.IHttpMethodMetadata>()?.HttpMethods ?? []).Select(m =>
                 (Path: System.Text.RegularExpressions.Regex.Replace(e.RoutePattern.RawText!, @"\{(\w+):\w+\}", "{$1}"), Method: m.ToLowerInvariant())))
             .ToList();
-        Assert.Equal(8, routes.Count);
+        Assert.Equal(9, routes.Count);
         foreach (var (path, method) in routes)
         {
             Assert.True(document.GetProperty("paths").TryGetProperty(path, out var item) && item.TryGetProperty(method, out var operation) && operation.ValueKind == JsonValueKind.Object, $"{method} {path} is not in openapi.json");
+        }
+    }
+
+    [Fact]
+    public async Task A_build_is_enqueued_its_log_paged_by_line_id_and_a_running_build_cancelled_through_the_api()
+    {
+        var world = new BuildWorld(Db);
+        try
+        {
+            await world.SeedAsync();
+            var (app, http) = await StartAsync(new()
+            {
+                ["Builds:Command:0"] = "/bin/sh",
+                ["Builds:Command:1"] = "-c",
+                ["Builds:Command:2"] = "seq 1 25; if [ \"$JOBSD_NAME\" = slow ]; then sleep 300; fi",
+                ["Builds:Checkout"] = "false",
+                ["Builds:Workspace"] = world.Workspace,
+                ["Builds:LogFlushInterval"] = "00:00:00.050",
+            });
+            await using var _ = app;
+            var (quick, _) = await world.AddBuildAsync("quick", enqueue: false);
+            var enqueued = await http.PostAsync("/api/jobs", Body($$"""{"kind": "build", "queue": "builds", "args": {"build_job_id": "{{quick}}"}, "unique_key": "{{quick}}"}"""));
+            Assert.Equal(HttpStatusCode.Created, enqueued.StatusCode);
+            await world.WaitForFinalAsync(quick);
+
+            // Ten lines a page, following next_after, until a final page brings nothing new.
+            var seen = new List<string>();
+            long after = 0;
+            for (var pages = 0; ; pages++)
+            {
+                Assert.True(pages < 20, "paging never ended");
+                var page = await JsonAsync(await http.GetAsync($"/api/builds/{quick}/logs?after={after}&limit=10"));
+                var lines = page.GetProperty("lines").EnumerateArray().ToList();
+                seen.AddRange(lines.Where(l => l.GetProperty("stream").GetString() == "stdout").Select(l => l.GetProperty("line").GetString()!));
+                after = page.GetProperty("next_after").GetInt64();
+                Assert.Equal("completed", page.GetProperty("build").GetProperty("status").GetString());
+                if (page.GetProperty("final").GetBoolean() && lines.Count == 0) break;
+            }
+            Assert.Equal(Enumerable.Range(1, 25).Select(i => i.ToString()), seen);
+
+            var bad = await http.GetAsync("/api/builds/not-a-uuid/logs");
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            Assert.Equal("id", (await JsonAsync(bad)).GetProperty("field").GetString());
+            Assert.Equal("after", (await JsonAsync(await http.GetAsync($"/api/builds/{quick}/logs?after=-1"))).GetProperty("field").GetString());
+            Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"/api/builds/{Guid.NewGuid()}/logs")).StatusCode);
+
+            var (slow, slowJob) = await world.AddBuildAsync("slow");
+            await world.WaitForBuildAsync(slow, b => b.Status == "running");
+            var cancel = await http.PostAsync($"/api/jobs/{slowJob}/cancel", null);
+            Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+            var row = await world.WaitForFinalAsync(slow, 15);
+            Assert.Equal("cancelled", row.Status);
+            Assert.Equal("deleted", (await world.WaitForJobAsync(slowJob, "deleted", "succeeded", "failed")).State);
+            var quickJob = await world.ScalarAsync<long>("select id from queue.jobs where unique_key = @k", new { k = quick.ToString() });
+            var result = (await JsonAsync(await http.GetAsync($"/api/jobs/{quickJob}"))).GetProperty("result");
+            Assert.Equal("completed", result.GetProperty("status").GetString());
+        }
+        finally
+        {
+            world.Cleanup();
         }
     }
 

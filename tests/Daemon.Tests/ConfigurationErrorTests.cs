@@ -15,6 +15,28 @@ public sealed class ConfigurationErrorTests : IDisposable
     }
 
     [Fact]
+    public void An_array_comes_whole_from_the_last_source_that_sets_it_never_merged_by_index()
+    {
+        // The shipped appsettings.json has a ten-element Builds:Command; this file sets three, the overrides two.
+        var file = ConfigFile("""{ "Builds": { "Command": [ "make", "image", "TAG={image_tag}" ], "Environment": [ "PATH" ] }, "Reaper": { "TerminateCommand": [] } }""");
+        var fromFile = Configuration.JobsdSettings.Load(file, new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = "Host=localhost" });
+        Assert.Equal(["make", "image", "TAG={image_tag}"], fromFile.Builds.Command);
+        Assert.Equal(["PATH"], fromFile.Builds.Environment);
+        Assert.Empty(fromFile.Reaper.TerminateCommand);
+
+        var overridden = Configuration.JobsdSettings.Load(file, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = "Host=localhost",
+            ["Builds:Command:0"] = "/usr/local/bin/build",
+            ["Builds:Command:1"] = "{build_job_id}",
+        });
+        Assert.Equal(["/usr/local/bin/build", "{build_job_id}"], overridden.Builds.Command);
+
+        var shipped = Configuration.JobsdSettings.Load(null, new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = "Host=localhost" });
+        Assert.Equal(new Jobs.Builds.BuildSettings().Command, shipped.Builds.Command);
+    }
+
+    [Fact]
     public async Task Malformed_json_names_the_file()
     {
         var file = ConfigFile("{ \"Urls\": \"http://127.0.0.1:0\", ");

@@ -294,4 +294,52 @@ public sealed class DashboardTests : DatabaseTest
         Assert.Equal(1, json.GetProperty("counts").GetProperty("failed").GetInt64());
         Assert.Equal(60, json.GetProperty("last_hour").GetArrayLength());
     }
+    [Fact]
+    public async Task A_builds_log_is_linked_from_its_job_coloured_by_stream_and_followed_live_until_it_ends()
+    {
+        var world = new BuildWorld(Db);
+        var go = Path.Combine(Path.GetTempPath(), $"jobsd-test-go-{Guid.NewGuid():N}");
+        try
+        {
+            await world.SeedAsync();
+            await using var s = await StartAsync(new()
+            {
+                ["Builds:Command:0"] = "/bin/sh",
+                ["Builds:Command:1"] = "-c",
+                ["Builds:Command:2"] = $"echo 'first <b>line</b>'; echo oops >&2; while [ ! -f {go} ]; do sleep 0.1; done; echo second; echo third",
+                ["Builds:Checkout"] = "false",
+                ["Builds:Workspace"] = world.Workspace,
+                ["Builds:LogFlushInterval"] = "00:00:00.050",
+            });
+            var (build, job) = await world.AddBuildAsync("web");
+            await world.WaitForBuildAsync(build, b => b.Status == "running");
+            for (var i = 0; i < 100 && (await world.LogAsync(build)).All(l => l.Line != "oops"); i++) await Task.Delay(50);
+
+            await s.Page.GotoAsync($"{s.Address}/jobs/{job}");
+            await s.Page.ClickAsync($"a[href$='/builds/{build}/log']");
+            Assert.Equal("running", await s.Page.InnerTextAsync("#build-status"));
+            Assert.Equal("first <b>line</b>", await s.Page.InnerTextAsync("#log span.stdout"));
+            Assert.Equal("oops", await s.Page.InnerTextAsync("#log span.stderr:not(:has-text('[jobsd]'))"));
+            Assert.Equal(0, await s.Page.Locator("#log b").CountAsync());
+            Assert.Equal(1, await s.Page.Locator("button:has-text(\"Cancel build\")").CountAsync());
+            await s.ShotAsync("build-log-running");
+
+            await File.WriteAllTextAsync(go, "");
+            await s.Page.WaitForSelectorAsync("#log span.stdout:has-text('third')");
+            await s.Page.WaitForFunctionAsync("document.getElementById('build-status').textContent === 'completed'");
+            var stdout = await s.Page.Locator("#log span.stdout").AllInnerTextsAsync();
+            Assert.Equal(["first <b>line</b>", "second", "third"], stdout);
+            await s.ShotAsync("build-log-completed");
+
+            using var http = new HttpClient { BaseAddress = new Uri(s.Address) };
+            var text = await http.GetStringAsync($"/builds/{build}/log.txt");
+            Assert.Contains("first <b>line</b>\noops\n", text);
+            Assert.EndsWith("second\nthird\n", text);
+        }
+        finally
+        {
+            File.Delete(go);
+            world.Cleanup();
+        }
+    }
 }

@@ -74,6 +74,42 @@ public sealed class ReaperTests : DatabaseTest
     }
 
     [Fact]
+    public async Task Builds_whose_queue_job_ended_or_that_ran_past_the_timeout_are_failed_and_their_runs_roll_up()
+    {
+        await SeedAsync();
+        await using var c = await Db.DataSource.OpenConnectionAsync();
+        long Job(string state) => c.ExecuteScalar<long>(
+            "insert into queue.jobs (kind, queue, state, attempt, node, finished_at) values ('build', 'builds', @state, 1, case when @state = 'processing' then 'n1' end, case when @state in ('failed', 'deleted') then now() end) returning id",
+            new { state });
+        var failedJob = Job("failed");
+        var processingJob = Job("processing");
+        var handedBackJob = Job("enqueued");
+        await c.ExecuteAsync("""
+            insert into workflow_runs (id, environment_id, trigger, status) values
+                ('00000000-0000-0000-0000-0000000000b2', '00000000-0000-0000-0000-0000000000a4', 'push', 'building'),
+                ('00000000-0000-0000-0000-0000000000b3', '00000000-0000-0000-0000-0000000000a4', 'push', 'building');
+            insert into build_jobs (id, workflow_run_id, name, status, started_at, job_id) values
+                ('00000000-0000-0000-0000-0000000000d1', '00000000-0000-0000-0000-0000000000b2', 'lost-job',    'running',      @now - interval '5 minutes', @failed),
+                ('00000000-0000-0000-0000-0000000000d2', '00000000-0000-0000-0000-0000000000b2', 'alive',       'running',      @now - interval '5 minutes', @processing),
+                ('00000000-0000-0000-0000-0000000000d3', '00000000-0000-0000-0000-0000000000b2', 'handed-back', 'provisioning', @now - interval '5 minutes', @handedBack),
+                ('00000000-0000-0000-0000-0000000000d4', '00000000-0000-0000-0000-0000000000b3', 'too-long',    'running',      @now - interval '2 hours 11 minutes', null),
+                ('00000000-0000-0000-0000-0000000000d5', '00000000-0000-0000-0000-0000000000b3', 'done',        'completed',    @now - interval '3 hours', null);
+            """, new { now = Now, failed = failedJob, processing = processingJob, handedBack = handedBackJob });
+
+        var counts = await Reaper().RunAsync(Now, dryRun: false, CancellationToken.None);
+        Assert.Equal(2, counts.AbandonedBuilds);
+        var builds = (await c.QueryAsync<(string Name, string Status, string? Error)>("select name, status, error from build_jobs where name <> 'web' order by name")).ToList();
+        Assert.Equal(["alive:running", "done:completed", "handed-back:provisioning", "lost-job:failed", "too-long:failed"], builds.Select(b => $"{b.Name}:{b.Status}"));
+        Assert.Equal($"abandoned: its queue job {failedJob} is failed but the build was still running", builds.Single(b => b.Name == "lost-job").Error);
+        Assert.StartsWith("abandoned: still running after Builds:Timeout plus the reaper's grace", builds.Single(b => b.Name == "too-long").Error);
+        // b2 still has a live build; b3 is all final now and ends failed, taking its environment with it.
+        Assert.Equal(["building", "failed"], (await c.QueryAsync<string>("select status from workflow_runs where id in ('00000000-0000-0000-0000-0000000000b2', '00000000-0000-0000-0000-0000000000b3') order by id")).ToList());
+        Assert.Equal("failed", await c.ExecuteScalarAsync<string>("select status from environments where id = '00000000-0000-0000-0000-0000000000a4'"));
+        Assert.Equal(2, await c.ExecuteScalarAsync<long>("select count(*) from audit_events where action = 'build.abandoned'"));
+        Assert.Equal(0, (await Reaper().RunAsync(Now, dryRun: false, CancellationToken.None)).AbandonedBuilds);
+    }
+
+    [Fact]
     public async Task A_dry_run_counts_the_same_rows_and_touches_nothing()
     {
         await SeedAsync();

@@ -27,7 +27,9 @@ public static class SettingsBinder
             }
             try
             {
-                var value = child.Get(property.PropertyType, o => o.ErrorOnUnknownConfiguration = true);
+                var value = property.PropertyType == typeof(string[]) && configuration is IConfigurationRoot root
+                    ? FromOneSource(root, key)
+                    : child.Get(property.PropertyType, o => o.ErrorOnUnknownConfiguration = true);
                 if (value is not null) property.SetValue(options, value);
                 else if (child.Value is { Length: > 0 }) problems.Add($"{key}: '{child.Value}' is not a valid {Describe(property.PropertyType)}");
             }
@@ -37,6 +39,33 @@ public static class SettingsBinder
             }
         }
         return options;
+    }
+
+    /// <summary>
+    /// An array comes whole from the last source that sets it. The configuration system merges
+    /// arrays by index, so an operator's two-element Builds:Command over the shipped ten-element
+    /// default would keep the default's last eight elements — a command nobody wrote.
+    /// </summary>
+    private static string[]? FromOneSource(IConfigurationRoot root, string key)
+    {
+        foreach (var provider in root.Providers.Reverse())
+        {
+            var indexes = provider.GetChildKeys([], key).Distinct().ToList();
+            if (indexes.Count == 0)
+            {
+                // "[]" in JSON is the key with no value: an explicit empty array.
+                if (provider.TryGet(key, out var scalar)) return scalar is { Length: > 0 } ? null : [];
+                continue;
+            }
+            var values = new List<string>();
+            foreach (var index in indexes.Select(i => int.TryParse(i, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1).Order())
+            {
+                if (index < 0) throw new InvalidOperationException($"{key}: an array takes elements 0, 1, 2 …");
+                values.Add(provider.TryGet($"{key}:{index}", out var v) ? v ?? "" : "");
+            }
+            return [.. values];
+        }
+        return [];
     }
 
     /// <summary>" (did you mean 'X'?)" for the closest known name within a small edit distance, else "".</summary>

@@ -88,7 +88,8 @@ internal static class DashboardAssets
                 after = page.next_after;
                 if (status) { status.textContent = page.build.status; status.className = page.build.status === 'completed' ? 'succeeded' : page.build.status; }
                 if (atBottom) log.scrollTop = log.scrollHeight;
-                if (page.final && page.lines.length === 0) { log.dataset.final = 'true'; return; }
+                // Ended: render the page again for the final fields (exit code, duration, artifact).
+                if (page.final && page.lines.length === 0) { location.reload(); return; }
               }
             } catch (e) { /* the next tick tries again */ }
             setTimeout(tick, 1000);

@@ -1,16 +1,16 @@
 using Dapper;
 using Jobsd.Jobs.Builds;
 using Jobsd.Queue;
-using Jobsd.TestSupport;
+using Xunit;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Jobsd.Jobs.Tests;
+namespace Jobsd.TestSupport;
 
 /// <summary>
 /// The platform rows a build needs (team → project → environment → workflow run → build jobs),
 /// enqueued the way other systems do it (SQL in one transaction), and nodes that run them.
 /// </summary>
-internal sealed class BuildWorld(TestDatabase db)
+public sealed class BuildWorld(TestDatabase db)
 {
     public Guid Team { get; } = Guid.NewGuid();
     public Guid Project { get; } = Guid.NewGuid();
