@@ -56,6 +56,8 @@ public sealed partial class EndToEnd(BenchSettings settings)
         await DashboardAsync(connectionString, dataSource);
 
         await ReaperAsync(dataSource);
+
+        await BuildLogsAsync(connectionString, dataSource);
         return _results;
     }
 
@@ -254,6 +256,95 @@ public sealed partial class EndToEnd(BenchSettings settings)
         _results.Add("reaper: longest concurrent single-row insert", worstInsert.TotalMilliseconds, "ms");
     }
 
+    private const int LogLines = 1_000_000;
+
+    /// <summary>
+    /// Log ingestion: a build printing 1,000,000 short lines through a real jobsd (lines/s from
+    /// the build's own started/completed timestamps, peak RSS of the jobsd process), against a
+    /// plain binary COPY of the same lines from this process into the same table in the same run.
+    /// </summary>
+    private async Task BuildLogsAsync(string connectionString, NpgsqlDataSource dataSource)
+    {
+        await using (var c = await dataSource.OpenConnectionAsync())
+        await using (var seed = new NpgsqlCommand("""
+            insert into teams (id, name) values ('00000000-0000-0000-0000-000000000011', 'bench-builds');
+            insert into projects (id, team_id, name, repo_url) values ('00000000-0000-0000-0000-000000000012', '00000000-0000-0000-0000-000000000011', 'p', 'x');
+            insert into environments (id, project_id, branch, subdomain_hash) values ('00000000-0000-0000-0000-000000000013', '00000000-0000-0000-0000-000000000012', 'b', 'hb');
+            insert into workflow_runs (id, environment_id, trigger) values ('00000000-0000-0000-0000-000000000014', '00000000-0000-0000-0000-000000000013', 'push');
+            insert into build_jobs (id, workflow_run_id, name) values
+                ('00000000-0000-0000-0000-000000000015', '00000000-0000-0000-0000-000000000014', 'logs'),
+                ('00000000-0000-0000-0000-000000000016', '00000000-0000-0000-0000-000000000014', 'copy');
+            """, c))
+        {
+            await seed.ExecuteNonQueryAsync();
+        }
+        var workspace = Directory.CreateTempSubdirectory("jobsd-bench-builds-").FullName;
+        var jobsd = StartJobsd(connectionString, workers: 10, environment: new()
+        {
+            ["JOBSD_Builds__Command__0"] = "seq",
+            ["JOBSD_Builds__Command__1"] = "-f",
+            ["JOBSD_Builds__Command__2"] = "build output line %g",
+            ["JOBSD_Builds__Command__3"] = "1",
+            ["JOBSD_Builds__Command__4"] = LogLines.ToString(CultureInfo.InvariantCulture),
+            ["JOBSD_Builds__Checkout"] = "false",
+            ["JOBSD_Builds__Workspace"] = workspace,
+            ["JOBSD_Builds__MaxLogBytes"] = "1000000000",
+        });
+        double peakRss = 0;
+        try
+        {
+            while (await ScalarAsync(dataSource, "select count(*) from queue.kinds where kind = 'build'") == 0) await Task.Delay(50);
+            await Task.Delay(1000);
+            await ScalarAsync(dataSource, "select queue.enqueue('build', '{\"build_job_id\": \"00000000-0000-0000-0000-000000000015\"}', queue => 'builds')");
+            while (await ScalarAsync(dataSource, "select count(*) from build_jobs where id = '00000000-0000-0000-0000-000000000015' and status in ('completed', 'failed', 'cancelled')") == 0)
+            {
+                peakRss = Math.Max(peakRss, RssMb(jobsd));
+                await Task.Delay(50);
+            }
+            peakRss = Math.Max(peakRss, HwmMb(jobsd));
+        }
+        finally
+        {
+            await StopAsync(jobsd);
+            Directory.Delete(workspace, recursive: true);
+        }
+        var stored = await ScalarAsync(dataSource, "select count(*) from build_logs where build_job_id = '00000000-0000-0000-0000-000000000015' and stream = 'stdout'");
+        if (stored != LogLines) throw new InvalidOperationException($"the build stored {stored} of {LogLines} lines");
+        double seconds;
+        await using (var took = dataSource.CreateCommand("select extract(epoch from completed_at - started_at)::float8 from build_jobs where id = '00000000-0000-0000-0000-000000000015'"))
+        {
+            seconds = (double)(await took.ExecuteScalarAsync())!;
+        }
+
+        var copy = Stopwatch.StartNew();
+        await using (var c = await dataSource.OpenConnectionAsync())
+        {
+            var build = Guid.Parse("00000000-0000-0000-0000-000000000016");
+            await using var import = await c.BeginBinaryImportAsync("copy build_logs (build_job_id, logged_at, stream, line) from stdin (format binary)");
+            for (var i = 1; i <= LogLines; i++)
+            {
+                await import.StartRowAsync();
+                await import.WriteAsync(build, NpgsqlTypes.NpgsqlDbType.Uuid);
+                await import.WriteAsync(DateTime.UtcNow, NpgsqlTypes.NpgsqlDbType.TimestampTz);
+                await import.WriteAsync("stdout", NpgsqlTypes.NpgsqlDbType.Text);
+                await import.WriteAsync("build output line " + i.ToString(CultureInfo.InvariantCulture), NpgsqlTypes.NpgsqlDbType.Text);
+            }
+            await import.CompleteAsync();
+        }
+        var copyRate = LogLines / copy.Elapsed.TotalSeconds;
+        var buildRate = LogLines / seconds;
+        _results.Add($"build log ingestion ({LogLines:N0} lines, start to completed)", buildRate, "lines/s", true);
+        _results.Add("plain binary COPY of the same lines", copyRate, "lines/s", true);
+        _results.Add("build log ingestion / plain COPY", buildRate / copyRate, "ratio");
+        _results.Add("jobsd peak RSS during the build", peakRss, "MB");
+    }
+
+    private static double HwmMb(Process p)
+    {
+        var line = File.ReadLines($"/proc/{p.Id}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+    }
+
     private static int StartAndStop(System.Net.Sockets.TcpListener listener)
     {
         listener.Start();
@@ -267,13 +358,14 @@ public sealed partial class EndToEnd(BenchSettings settings)
         while (await ScalarAsync(dataSource, "select count(*) from queue.jobs where id = @id and started_at is not null", id) == 0) await Task.Delay(1);
     }
 
-    private Process StartJobsd(string connectionString, int workers, string url = "http://127.0.0.1:0")
+    private Process StartJobsd(string connectionString, int workers, string url = "http://127.0.0.1:0", Dictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo(settings.Jobsd, "run") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.Environment["JOBSD_ConnectionStrings__Postgres"] = connectionString;
         psi.Environment["JOBSD_Urls"] = url;
         psi.Environment["JOBSD_Queue__Queues__default__Workers"] = workers.ToString(CultureInfo.InvariantCulture);
         psi.Environment["JOBSD_Logging__LogLevel__Default"] = "Warning";
+        foreach (var (k, v) in environment ?? []) psi.Environment[k] = v;
         var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, _) => { };

@@ -37,7 +37,7 @@ public sealed class JobQueriesPlanTests : DatabaseTest
             _ => await PlanAsync(JobQueries.Complete, new
             {
                 ids = new long[] { 1 }, attempts = new[] { 1 }, states = new[] { "succeeded" }, run_ats = new DateTime?[] { null },
-                errors = new string?[] { null }, reasons = new string?[] { null }, uncount = new[] { false }, node = "n",
+                errors = new string?[] { null }, reasons = new string?[] { null }, uncount = new[] { false }, results = new string?[] { null }, node = "n",
             }),
         };
         Assert.Matches($"Index (Only )?Scan (Backward )?using ({index}) on jobs", plan);
@@ -69,6 +69,7 @@ public sealed class JobQueriesPlanTests : DatabaseTest
         command.Parameters.Add(new Npgsql.NpgsqlParameter("errors", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = ids.Select(_ => (string?)null).ToArray() });
         command.Parameters.Add(new Npgsql.NpgsqlParameter("reasons", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = ids.Select(_ => (string?)null).ToArray() });
         command.Parameters.AddWithValue("uncount", ids.Select(_ => false).ToArray());
+        command.Parameters.Add(new Npgsql.NpgsqlParameter("results", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = ids.Select(_ => (string?)null).ToArray() });
         command.Parameters.AddWithValue("node", "n");
         await command.PrepareAsync();
         var completed = 0;
