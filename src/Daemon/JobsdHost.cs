@@ -15,6 +15,7 @@ using Jobsd.Queue.Health;
 using Jobsd.Queue.Recurring;
 using Jobsd.Jobs.Builds;
 using Jobsd.Jobs.Partitions;
+using Jobsd.Jobs.Tokens;
 using Jobsd.Jobs.Reaping;
 using Npgsql;
 using Serilog.Extensions.Logging;
@@ -96,6 +97,7 @@ public static partial class JobsdHost
         services.AddJobsdPartitions(settings.Partitions);
         services.AddJobsdReaper(settings.Reaper);
         services.AddJobsdBuilds(settings.Builds);
+        services.AddJobsdTokens(settings.TokenRefresh, settings.Encryption);
         var catalog = QueueServiceCollectionExtensions.Catalog(services);
         foreach (var definition in settings.Recurring)
         {

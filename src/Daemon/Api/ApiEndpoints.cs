@@ -53,6 +53,7 @@ public static class ApiEndpoints
         api.MapGet("/recurring", async (RecurringClient recurring, CancellationToken ct) => Results.Json(await recurring.ListAsync(ct), Json));
         api.MapPost("/recurring/{name}/trigger", TriggerAsync);
         api.MapGet("/builds/{id}/logs", BuildLogsAsync);
+        CredentialEndpoints.Map(api);
     }
 
     /// <summary>
@@ -248,7 +249,7 @@ public static class ApiEndpoints
     }
 
     /// <summary>The body as a JSON object, at most <see cref="MaxBodyBytes"/>; or the problem answer.</summary>
-    private static async Task<(JsonObject? Body, IResult? Problem)> ReadBodyAsync(HttpRequest request, CancellationToken ct)
+    internal static async Task<(JsonObject? Body, IResult? Problem)> ReadBodyAsync(HttpRequest request, CancellationToken ct)
     {
         if (request.ContentLength > MaxBodyBytes) return (null, Problem(413, "body too large", $"the body is {request.ContentLength} bytes; the limit is {MaxBodyBytes}", null));
         if (request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))

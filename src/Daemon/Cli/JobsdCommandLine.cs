@@ -21,6 +21,9 @@ public static class JobsdCommandLine
             ApiKeyCommand.Create(),
             DashboardPasswordCommand.Create(),
             ReapCommand.Create(),
+            TokenCommands.Keys(),
+            TokenCommands.Credentials(),
+            TokenCommands.Secrets(),
         };
         root.SetAction(RunCommand.RunAsync);
         return root;

@@ -15,7 +15,7 @@ public sealed class JobsdSettings
 
     /// <summary>Top-level sections jobsd knows; a different one is reported as a likely typo.</summary>
     private static readonly string[] KnownSections =
-        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue", "Recurring", "Api", "Dashboard", "Web", "Partitions", "Reaper", "Builds"];
+        ["ConnectionStrings", "Database", "Logging", "Urls", "AllowedHosts", "Queue", "Recurring", "Api", "Dashboard", "Web", "Partitions", "Reaper", "Builds", "TokenRefresh", "Encryption"];
 
     public required IConfiguration Configuration { get; init; }
     public required IReadOnlyList<string> Files { get; init; }
@@ -28,6 +28,8 @@ public sealed class JobsdSettings
     public required Jobs.Partitions.PartitionSettings Partitions { get; init; }
     public required Jobs.Reaping.ReaperSettings Reaper { get; init; }
     public required Jobs.Builds.BuildSettings Builds { get; init; }
+    public required Jobs.Tokens.TokenRefreshSettings TokenRefresh { get; init; }
+    public required Jobs.Tokens.EncryptionSettings Encryption { get; init; }
     public required Dashboard.DashboardSettings Dashboard { get; init; }
 
     /// <summary><c>Web:TrustedProxies</c>: addresses whose X-Forwarded-For/-Proto/-Prefix are believed. Default: none.</summary>
@@ -96,6 +98,11 @@ public sealed class JobsdSettings
         if (!Jobsd.Queue.Recurring.CronSchedule.TryParse(reaper.Cron, out _, out var reaperCronError)) problems.Add($"Reaper:Cron: {reaperCronError}");
         var builds = SettingsBinder.Bind<Jobs.Builds.BuildSettings>(configuration, Jobs.Builds.BuildSettings.Section, problems);
         problems.AddRange(builds.Validate());
+        var tokens = SettingsBinder.Bind<Jobs.Tokens.TokenRefreshSettings>(configuration, Jobs.Tokens.TokenRefreshSettings.Section, problems);
+        problems.AddRange(tokens.Validate());
+        if (!Jobsd.Queue.Recurring.CronSchedule.TryParse(tokens.Cron, out _, out var tokenCronError)) problems.Add($"TokenRefresh:Cron: {tokenCronError}");
+        var encryption = SettingsBinder.Bind<Jobs.Tokens.EncryptionSettings>(configuration, Jobs.Tokens.EncryptionSettings.Section, problems);
+        problems.AddRange(encryption.Validate());
         var dashboard = SettingsBinder.Bind<Dashboard.DashboardSettings>(configuration, Jobsd.Daemon.Dashboard.DashboardSettings.Section, problems);
         problems.AddRange(dashboard.Validate());
         var proxies = new List<System.Net.IPAddress>();
@@ -126,6 +133,8 @@ public sealed class JobsdSettings
             Partitions = partitions,
             Reaper = reaper,
             Builds = builds,
+            TokenRefresh = tokens,
+            Encryption = encryption,
             Dashboard = dashboard,
             TrustedProxies = proxies,
             ListenConnectionString = string.IsNullOrEmpty(listen) ? null : listen,

@@ -21,6 +21,7 @@ public static class DashboardEndpoints
         group.MapGet("/assets/dashboard.js", () => Results.Text(DashboardAssets.Js, "text/javascript; charset=utf-8"));
         DashboardPages.Map(group);
         BuildLogPages.Map(group);
+        ConnectorPages.Map(group);
         DashboardActions.Map(group);
     }
 

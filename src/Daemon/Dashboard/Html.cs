@@ -57,7 +57,7 @@ internal static class Html
             <script src="{E(page.Prefix)}/assets/dashboard.js" defer></script>
             </head>
             <body>
-            <header><strong>jobsd</strong> <nav>{Nav("/", "Overview", "overview")}{Nav("/jobs?state=failed", "Jobs", "jobs")}{Nav("/recurring", "Recurring", "recurring")}{Nav("/nodes", "Nodes", "nodes")}{Nav("/partitions", "Partitions", "partitions")}</nav> {readOnly}</header>
+            <header><strong>jobsd</strong> <nav>{Nav("/", "Overview", "overview")}{Nav("/jobs?state=failed", "Jobs", "jobs")}{Nav("/recurring", "Recurring", "recurring")}{Nav("/nodes", "Nodes", "nodes")}{Nav("/partitions", "Partitions", "partitions")}{Nav("/connectors", "Connectors", "connectors")}</nav> {readOnly}</header>
             <main>
             {flash}
             <h1>{E(title)}</h1>

@@ -6,7 +6,8 @@ namespace Jobsd.Daemon.Logging;
 
 /// <summary>
 /// The last line of defence for secrets: every configured secret value (connection string
-/// passwords, keys named *Password, *Secret, *Token, *ApiKey, *EncryptionKey) is replaced by
+/// passwords, keys named *Password, *Secret, *Token, *ApiKey, *EncryptionKey, every
+/// Encryption:Keys value) is replaced by
 /// <c>***</c> in every log line, whatever code wrote it.
 /// </summary>
 public sealed class SecretRedactor
@@ -39,7 +40,8 @@ public sealed class SecretRedactor
                     secrets.Add(value);
                 }
             }
-            else if (SettingsBinder.IsSecret(name) || SettingsBinder.IsSecret(ParentName(key)))
+            else if (SettingsBinder.IsSecret(name) || SettingsBinder.IsSecret(ParentName(key))
+                     || key.StartsWith("Encryption:Keys:", StringComparison.OrdinalIgnoreCase))
             {
                 secrets.Add(value);
             }
