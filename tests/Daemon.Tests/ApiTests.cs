@@ -100,7 +100,7 @@ public sealed class ApiTests : DatabaseTest
     [InlineData("{\"kind\": \"noop\", \"args\": [1]}", 400, "args: must be a JSON object", "args")]
     [InlineData("{\"kind\": \"noop\", \"args\": {\"sleep_ms\": \"soon\"}}", 400, "sleep_ms", "args")]
     [InlineData("{\"kind\": \"noop\", \"args\": {\"slep_ms\": 1}}", 400, "slep_ms", "args")]
-    [InlineData("{\"kind\": \"nosuch\"}", 400, "unknown kind \"nosuch\"; known kinds: audit-partitions, build, environment.terminate, noop, reap", "kind")]
+    [InlineData("{\"kind\": \"nosuch\"}", 400, "unknown kind \"nosuch\"; known kinds: audit-partitions, build, environment.terminate, noop, reap, secrets.reencrypt, token-refresh, token.refresh", "kind")]
     [InlineData("{\"kind\": \"noop\", \"run_at\": \"tomorrow\"}", 400, "run_at: 'tomorrow' is not an ISO 8601 time", "run_at")]
     [InlineData("{\"kind\": \"noop\", \"run_at\": \"2026-12-01T03:00:00\"}", 400, "with an offset", "run_at")]
     [InlineData("{\"kind\": \"noop\", \"priority\": -1}", 400, "priority: must be between 0 and 32767", "priority")]
@@ -230,7 +230,7 @@ public sealed class ApiTests : DatabaseTest
             .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.IHttpMethodMetadata>()?.HttpMethods ?? []).Select(m =>
                 (Path: System.Text.RegularExpressions.Regex.Replace(e.RoutePattern.RawText!, @"\{(\w+):\w+\}", "{$1}"), Method: m.ToLowerInvariant())))
             .ToList();
-        Assert.Equal(9, routes.Count);
+        Assert.Equal(11, routes.Count);
         foreach (var (path, method) in routes)
         {
             Assert.True(document.GetProperty("paths").TryGetProperty(path, out var item) && item.TryGetProperty(method, out var operation) && operation.ValueKind == JsonValueKind.Object, $"{method} {path} is not in openapi.json");

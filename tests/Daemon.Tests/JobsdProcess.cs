@@ -23,7 +23,8 @@ internal sealed class JobsdProcess : IAsyncDisposable
     public string Stdout => string.Join("\n", _stdout);
     public string Stderr => string.Join("\n", _stderr);
 
-    public static JobsdProcess Start(IEnumerable<string> args, IDictionary<string, string?>? environment = null)
+    /// <param name="stdin">Written to the process's standard input, which is then closed; null: no input.</param>
+    public static JobsdProcess Start(IEnumerable<string> args, IDictionary<string, string?>? environment = null, string? stdin = null)
     {
         // Through a tiny exec wrapper that restores SIGINT's default disposition: a test runner
         // started in the background (CI, `cmd &`) has SIGINT ignored, that is inherited, and the
@@ -32,6 +33,7 @@ internal sealed class JobsdProcess : IAsyncDisposable
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = stdin is not null,
             UseShellExecute = false,
         };
         psi.ArgumentList.Add("-c");
@@ -48,13 +50,19 @@ internal sealed class JobsdProcess : IAsyncDisposable
         {
             foreach (var (k, v) in environment) psi.Environment[k] = v;
         }
-        return new JobsdProcess(Process.Start(psi)!);
+        var process = Process.Start(psi)!;
+        if (stdin is not null)
+        {
+            process.StandardInput.Write(stdin);
+            process.StandardInput.Close();
+        }
+        return new JobsdProcess(process);
     }
 
     /// <summary>Runs a short verb to completion.</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IEnumerable<string> args, IDictionary<string, string?>? environment = null)
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IEnumerable<string> args, IDictionary<string, string?>? environment = null, string? stdin = null)
     {
-        await using var p = Start(args, environment);
+        await using var p = Start(args, environment, stdin);
         var code = await p.WaitForExitAsync(TimeSpan.FromSeconds(60));
         return (code, p.Stdout, p.Stderr);
     }

@@ -32,7 +32,7 @@ public sealed class KindOverrideTests : DatabaseTest
     }
 
     [Theory]
-    [InlineData("JOBSD_Queue__Kinds__nosuch__MaxAttempts", "3", "Queue:Kinds:nosuch: no handler is registered for kind 'nosuch' (known: audit-partitions, build, environment.terminate, noop, reap)")]
+    [InlineData("JOBSD_Queue__Kinds__nosuch__MaxAttempts", "3", "Queue:Kinds:nosuch: no handler is registered for kind 'nosuch' (known: audit-partitions, build, environment.terminate, noop, reap, secrets.reencrypt, token-refresh, token.refresh)")]
     [InlineData("JOBSD_Queue__Kinds__noop__MaxAttempts", "0", "Queue:Kinds:noop:MaxAttempts: must be at least 1")]
     [InlineData("JOBSD_Queue__Kinds__noop__Queue", "Not A Queue", "Queue:Kinds:noop:Queue: 'Not A Queue' is not a queue name")]
     public async Task A_bad_kind_override_stops_start_up_with_78_naming_it(string variable, string value, string expected)

@@ -65,7 +65,7 @@ public sealed class RecurringProcessTests : DatabaseTest
     [InlineData("Cron", "0 0 30 2 *", "recurring job 'nightly': cron '0 0 30 2 *': can never fire")]
     [InlineData("Cron", "61 * * * *", "recurring job 'nightly': cron '61 * * * *': minute value 61 is out of range 0-59")]
     [InlineData("TimeZone", "Europe/Berln", "recurring job 'nightly': unknown time zone 'Europe/Berln'")]
-    [InlineData("Kind", "nosuch", "recurring job 'nightly': unknown kind 'nosuch'; this node runs: audit-partitions, build, environment.terminate, noop, reap")]
+    [InlineData("Kind", "nosuch", "recurring job 'nightly': unknown kind 'nosuch'; this node runs: audit-partitions, build, environment.terminate, noop, reap, secrets.reencrypt, token-refresh, token.refresh")]
     [InlineData("Args__sleep_ms", "soon", "recurring job 'nightly': args of kind 'noop' do not bind")]
     [InlineData("Args__slep_ms", "5", "recurring job 'nightly': args of kind 'noop' do not bind")]
     [InlineData("Misfire", "sometimes", "Recurring:nightly:Misfire: 'sometimes' is not one of once, all, skip")]
