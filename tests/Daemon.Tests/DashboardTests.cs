@@ -342,4 +342,37 @@ public sealed class DashboardTests : DatabaseTest
             world.Cleanup();
         }
     }
+    [Fact]
+    public async Task The_connectors_page_shows_credential_state_without_secrets_and_refresh_now_refreshes()
+    {
+        await using var endpoint = await FakeTokenEndpoint.StartAsync();
+        endpoint.Default = _ => FakeTokenEndpoint.Token("dashboard-access-token", 3600);
+        var key = Jobsd.Jobs.Tokens.SecretBox.GenerateKey();
+        await using (var c = await Db.DataSource.OpenConnectionAsync()) await c.ExecuteAsync("insert into teams (name) values ('acme')");
+        await using var s = await StartAsync(new()
+        {
+            ["Encryption:Keys:k1"] = key,
+            ["Encryption:CurrentKeyId"] = "k1",
+            ["TokenRefresh:AllowHttpLoopback"] = "true",
+            ["TokenRefresh:Cron"] = "0 0 1 1 *",
+        });
+        var store = s.App.Services.GetRequiredService<Jobsd.Jobs.Tokens.CredentialStore>();
+        var (id, _, _) = await store.PutAsync(new Jobsd.Jobs.Tokens.CredentialInput("acme", "github", "github", endpoint.Url, "client-1", "dashboard-client-secret",
+            "dashboard-refresh-token", null, null, "basic", null), "test", CancellationToken.None);
+
+        await s.Page.GotoAsync(s.Address + "/connectors");
+        var row = s.Page.Locator($"tr[data-credential='{id}']");
+        Assert.Contains("no token yet", await row.InnerTextAsync());
+        await row.Locator("button:has-text('Refresh now')").ClickAsync();
+        Assert.Contains("Refresh of credential", await s.Page.InnerTextAsync(".flash"));
+        for (var i = 0; i < 100 && endpoint.Requests.IsEmpty; i++) await Task.Delay(50);
+        for (var i = 0; i < 100 && (await store.ListAsync(CancellationToken.None))[0].LastRefreshedAt is null; i++) await Task.Delay(50);
+        await s.Page.GotoAsync(s.Address + "/connectors");
+        var text = await row.InnerTextAsync();
+        Assert.Contains("active", text);
+        Assert.DoesNotContain("no token yet", text);
+        var html = await s.Page.ContentAsync();
+        foreach (var secret in new[] { "dashboard-access-token", "dashboard-client-secret", "dashboard-refresh-token" }) Assert.DoesNotContain(secret, html);
+        await s.ShotAsync("connectors");
+    }
 }
