@@ -25,6 +25,18 @@ public sealed partial class EndToEnd(BenchSettings settings)
         await new MigrationRunner(dataSource, new EmbeddedScriptSource(), NullLogger<MigrationRunner>.Instance).MigrateAsync(false, CancellationToken.None);
         var client = new JobClient(dataSource, new JobRegistry(), TimeProvider.System);
 
+        // JOBSD_BENCH_ONLY=tokens (or builds, …): only those sections, for a quick look at one family.
+        var only = Environment.GetEnvironmentVariable("JOBSD_BENCH_ONLY")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+        bool Runs(string section) => only.Length == 0 || only.Contains(section);
+        if (Runs("engine")) await EngineAsync(connectionString, dataSource, client);
+        if (Runs("reaper")) await ReaperAsync(dataSource);
+        if (Runs("builds")) await BuildLogsAsync(connectionString, dataSource);
+        if (Runs("tokens")) await TokensAsync(connectionString, dataSource);
+        return _results;
+    }
+
+    private async Task EngineAsync(string connectionString, NpgsqlDataSource dataSource, JobClient client)
+    {
         // Enqueue one at a time: one round trip and one commit each, as web requests do it;
         // 8 concurrent clients, as pgbench's baseline.
         await TruncateAsync(dataSource);
@@ -54,11 +66,6 @@ public sealed partial class EndToEnd(BenchSettings settings)
 
         await TruncateAsync(dataSource);
         await DashboardAsync(connectionString, dataSource);
-
-        await ReaperAsync(dataSource);
-
-        await BuildLogsAsync(connectionString, dataSource);
-        return _results;
     }
 
     /// <summary>
