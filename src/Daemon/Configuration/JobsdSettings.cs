@@ -88,23 +88,21 @@ public sealed class JobsdSettings
         }
 
         var recurring = RecurringSettings.Read(configuration, problems);
-        var api = SettingsBinder.Bind<ApiSettings>(configuration, ApiSettings.Section, problems);
-        problems.AddRange(api.Validate());
-        var partitions = SettingsBinder.Bind<Jobs.Partitions.PartitionSettings>(configuration, Jobs.Partitions.PartitionSettings.Section, problems);
-        problems.AddRange(partitions.Validate());
-        if (!Jobsd.Queue.Recurring.CronSchedule.TryParse(partitions.Cron, out _, out var cronError)) problems.Add($"Partitions:Cron: {cronError}");
-        var reaper = SettingsBinder.Bind<Jobs.Reaping.ReaperSettings>(configuration, Jobs.Reaping.ReaperSettings.Section, problems);
-        problems.AddRange(reaper.Validate());
-        if (!Jobsd.Queue.Recurring.CronSchedule.TryParse(reaper.Cron, out _, out var reaperCronError)) problems.Add($"Reaper:Cron: {reaperCronError}");
-        var builds = SettingsBinder.Bind<Jobs.Builds.BuildSettings>(configuration, Jobs.Builds.BuildSettings.Section, problems);
-        problems.AddRange(builds.Validate());
-        var tokens = SettingsBinder.Bind<Jobs.Tokens.TokenRefreshSettings>(configuration, Jobs.Tokens.TokenRefreshSettings.Section, problems);
-        problems.AddRange(tokens.Validate());
-        if (!Jobsd.Queue.Recurring.CronSchedule.TryParse(tokens.Cron, out _, out var tokenCronError)) problems.Add($"TokenRefresh:Cron: {tokenCronError}");
-        var encryption = SettingsBinder.Bind<Jobs.Tokens.EncryptionSettings>(configuration, Jobs.Tokens.EncryptionSettings.Section, problems);
-        problems.AddRange(encryption.Validate());
-        var dashboard = SettingsBinder.Bind<Dashboard.DashboardSettings>(configuration, Jobsd.Daemon.Dashboard.DashboardSettings.Section, problems);
-        problems.AddRange(dashboard.Validate());
+        // Bind, validate and (for a job family's schedule) parse the cron of one section.
+        T Section<T>(string section, Func<T, IEnumerable<string>> validate, Func<T, string>? cron = null) where T : new()
+        {
+            var value = SettingsBinder.Bind<T>(configuration, section, problems);
+            problems.AddRange(validate(value));
+            if (cron is not null && !Jobsd.Queue.Recurring.CronSchedule.TryParse(cron(value), out _, out var cronError)) problems.Add($"{section}:Cron: {cronError}");
+            return value;
+        }
+        var api = Section<ApiSettings>(ApiSettings.Section, a => a.Validate());
+        var partitions = Section<Jobs.Partitions.PartitionSettings>(Jobs.Partitions.PartitionSettings.Section, p => p.Validate(), p => p.Cron);
+        var reaper = Section<Jobs.Reaping.ReaperSettings>(Jobs.Reaping.ReaperSettings.Section, r => r.Validate(), r => r.Cron);
+        var builds = Section<Jobs.Builds.BuildSettings>(Jobs.Builds.BuildSettings.Section, b => b.Validate());
+        var tokens = Section<Jobs.Tokens.TokenRefreshSettings>(Jobs.Tokens.TokenRefreshSettings.Section, t => t.Validate(), t => t.Cron);
+        var encryption = Section<Jobs.Tokens.EncryptionSettings>(Jobs.Tokens.EncryptionSettings.Section, e => e.Validate());
+        var dashboard = Section<Dashboard.DashboardSettings>(Jobsd.Daemon.Dashboard.DashboardSettings.Section, d => d.Validate());
         var proxies = new List<System.Net.IPAddress>();
         foreach (var proxy in configuration.GetSection("Web:TrustedProxies").GetChildren())
         {
