@@ -192,7 +192,19 @@ public sealed partial class BuildJob(
         return env;
     }
 
-    private Dictionary<string, string> Fields(BuildRow build, JobContext context, string workspace, string source) => new(StringComparer.Ordinal)
+    /// <summary>Every placeholder's value for this build and attempt.</summary>
+    private static Dictionary<string, string> Fields(BuildRow build, JobContext context, string workspace, string source)
+    {
+        var fields = RowFields(build);
+        fields["workspace"] = workspace;
+        fields["source"] = source;
+        fields["node"] = context.Node;
+        fields["attempt"] = context.Attempt.ToString(CultureInfo.InvariantCulture);
+        return fields;
+    }
+
+    /// <summary>The placeholders the build job's own row gives (all an image tag may use, since it is fixed before a workspace exists).</summary>
+    private static Dictionary<string, string> RowFields(BuildRow build) => new(StringComparer.Ordinal)
     {
         ["build_job_id"] = build.Id.ToString(),
         ["workflow_run_id"] = build.WorkflowRunId.ToString(),
@@ -212,30 +224,13 @@ public sealed partial class BuildJob(
         ["commit_hash"] = build.CommitSha ?? "",
         ["pr_number"] = BuildLedger.Text(build.PrNumber),
         ["subdomain_hash"] = build.SubdomainHash,
-        ["workspace"] = workspace,
-        ["source"] = source,
-        ["node"] = context.Node,
-        ["attempt"] = context.Attempt.ToString(CultureInfo.InvariantCulture),
     };
 
-    private string ImageTag(BuildRow build) =>
-        BuildTemplate.Expand(settings.ImageTag, name => name switch
-        {
-            "build_job_id" => build.Id.ToString(),
-            "workflow_run_id" => build.WorkflowRunId.ToString(),
-            "environment_id" => build.EnvironmentId.ToString(),
-            "project_id" => build.ProjectId.ToString(),
-            "team_id" => build.TeamId.ToString(),
-            "name" => build.Name,
-            "architecture" => build.Architecture,
-            "platform" => BuildLedger.Platform(build.Architecture),
-            "project_name" => build.ProjectName,
-            "branch" => build.Branch,
-            "commit_sha" or "commit_hash" => build.CommitSha ?? "",
-            "pr_number" => BuildLedger.Text(build.PrNumber),
-            "subdomain_hash" => build.SubdomainHash,
-            _ => "",
-        });
+    private string ImageTag(BuildRow build)
+    {
+        var fields = RowFields(build);
+        return BuildTemplate.Expand(settings.ImageTag, name => fields.GetValueOrDefault(name) ?? "");
+    }
 
     private string? ArtifactUrl(Dictionary<string, string> fields) =>
         settings.ArtifactUrl is { Length: > 0 } template ? BuildTemplate.Expand(template, n => fields.GetValueOrDefault(n)) : null;

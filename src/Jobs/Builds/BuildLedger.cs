@@ -310,14 +310,7 @@ public sealed class BuildLedger(NpgsqlDataSource dataSource)
     private sealed record TeamAndMoved(Guid Team, bool Moved);
 
     private static Task AuditAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid team, string node, string action, string targetType, string targetId, object data, CancellationToken ct) =>
-        connection.ExecuteAsync(new CommandDefinition("""
-            insert into audit_events (team_id, actor, action, target_type, target_id, data)
-            values (@team, @actor, @action, @type, @target, @data::jsonb)
-            """, new
-            {
-                team, actor = "jobsd:" + node, action, type = targetType, target = targetId,
-                data = System.Text.Json.JsonSerializer.Serialize(data),
-            }, tx, cancellationToken: ct));
+        AuditEvents.WriteAsync(connection, tx, team, "jobsd:" + node, action, targetType, targetId, data, ct);
 
     internal static string Platform(string architecture) => architecture switch
     {

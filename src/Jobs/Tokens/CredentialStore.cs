@@ -117,12 +117,6 @@ public sealed class CredentialStore(NpgsqlDataSource dataSource, SecretBox box, 
             where id = @id
             """, new { id, status, error, nextAttempt }, tx, cancellationToken: ct));
 
-    public static Task AuditAsync(NpgsqlConnection c, NpgsqlTransaction tx, Guid team, string actor, string action, Guid credentialId, object data, CancellationToken ct) =>
-        c.ExecuteAsync(new CommandDefinition("""
-            insert into audit_events (team_id, actor, action, target_type, target_id, data)
-            values (@team, @actor, @action, 'oauth_credential', @target, @data::jsonb)
-            """, new { team, actor, action, target = credentialId.ToString(), data = System.Text.Json.JsonSerializer.Serialize(data) }, tx, cancellationToken: ct));
-
     /// <summary>
     /// Creates or replaces a connector's credential (the connector by team and name), encrypting
     /// every secret first. A stored credential starts over: active, no failures.
@@ -162,7 +156,7 @@ public sealed class CredentialStore(NpgsqlDataSource dataSource, SecretBox box, 
                 expires_at = excluded.expires_at, status = 'active', failure_count = 0, next_attempt_at = null, last_error = null,
                 last_refreshed_at = excluded.last_refreshed_at
             """, values, tx, cancellationToken: ct));
-        await AuditAsync(c, tx, team, actor, existing is null ? "credential.created" : "credential.replaced", id,
+        await AuditEvents.WriteAsync(c, tx, team, actor, existing is null ? "credential.created" : "credential.replaced", "oauth_credential", id.ToString(),
             new { connector = input.Connector, token_endpoint = input.TokenEndpoint, client_auth = input.ClientAuth, has_access_token = input.AccessToken is not null }, ct);
         await tx.CommitAsync(ct);
         return (id, connector, existing is null);

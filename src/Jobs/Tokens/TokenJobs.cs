@@ -90,7 +90,7 @@ public sealed partial class TokenRefreshJob(
             // Not a crash and not worth hammering: the credential says why until someone stores it again.
             var message = $"credential {row.Id} (connector '{row.Connector}'): a stored secret {e.Message}";
             await CredentialStore.FailedAsync(c, tx, row.Id, "active", message, now + Backoff(row.FailureCount + 1), ct);
-            await CredentialStore.AuditAsync(c, tx, row.TeamId, "jobsd:" + context.Node, "credential.refresh_failed", row.Id, new { connector = row.Connector, error = message }, ct);
+            await AuditEvents.WriteAsync(c, tx, row.TeamId, "jobsd:" + context.Node, "credential.refresh_failed", "oauth_credential", row.Id.ToString(), new { connector = row.Connector, error = message }, ct);
             await FinishAsync(c, tx, context, new { Outcome = "failed", Error = message }, ct);
             Unreadable(logger, row.Connector, message);
             return;
@@ -103,7 +103,7 @@ public sealed partial class TokenRefreshJob(
             var access = box.Encrypt(grant.AccessToken, SecretBox.Context(row.Id, "access_token_encrypted"));
             var rotated = grant.RefreshToken is { } r && r != request.RefreshToken ? box.Encrypt(r, SecretBox.Context(row.Id, "refresh_token_encrypted")) : null;
             await CredentialStore.SucceededAsync(c, tx, row.Id, access, rotated, grant.TokenType, expiresAt, grant.Scope, now, ct);
-            await CredentialStore.AuditAsync(c, tx, row.TeamId, "jobsd:" + context.Node, "credential.refreshed", row.Id,
+            await AuditEvents.WriteAsync(c, tx, row.TeamId, "jobsd:" + context.Node, "credential.refreshed", "oauth_credential", row.Id.ToString(),
                 new { connector = row.Connector, expires_at = expiresAt, refresh_token_rotated = rotated is not null }, ct);
             await FinishAsync(c, tx, context, new { Outcome = "refreshed", ExpiresAt = expiresAt, RefreshTokenRotated = rotated is not null }, ct);
             Refreshed(logger, row.Connector, expiresAt, rotated is not null);
@@ -115,7 +115,7 @@ public sealed partial class TokenRefreshJob(
         {
             var message = $"the token endpoint refused the grant ({e2.Message}); reconnect the connector";
             await CredentialStore.FailedAsync(c, tx, row.Id, "reauth_required", message, null, ct);
-            await CredentialStore.AuditAsync(c, tx, row.TeamId, "jobsd:" + context.Node, "credential.reauth_required", row.Id, new { connector = row.Connector, error = e2.Message }, ct);
+            await AuditEvents.WriteAsync(c, tx, row.TeamId, "jobsd:" + context.Node, "credential.reauth_required", "oauth_credential", row.Id.ToString(), new { connector = row.Connector, error = e2.Message }, ct);
             await FinishAsync(c, tx, context, new { Outcome = "reauth_required", Error = e2.Message }, ct);
             ReauthRequired(logger, row.Connector, e2.Message);
             return;
@@ -123,7 +123,7 @@ public sealed partial class TokenRefreshJob(
         var wait = e2.RetryAfter is { } after ? Clamp(after) : Backoff(row.FailureCount + 1);
         var failure = (e2.Kind == RefreshFailure.Malformed ? "malformed token response: " : "") + e2.Message;
         await CredentialStore.FailedAsync(c, tx, row.Id, "active", failure, now + wait, ct);
-        await CredentialStore.AuditAsync(c, tx, row.TeamId, "jobsd:" + context.Node, "credential.refresh_failed", row.Id,
+        await AuditEvents.WriteAsync(c, tx, row.TeamId, "jobsd:" + context.Node, "credential.refresh_failed", "oauth_credential", row.Id.ToString(),
             new { connector = row.Connector, error = failure, next_attempt_at = now + wait }, ct);
         await FinishAsync(c, tx, context, new { Outcome = "failed", Error = failure, NextAttemptAt = now + wait }, ct);
         Failed(logger, row.Connector, row.FailureCount + 1, wait.TotalSeconds, failure);
